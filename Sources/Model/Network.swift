@@ -1,0 +1,96 @@
+/// A differentiable model with a squared-error loss on a scalar output.
+///
+/// Implementations hold only configuration; parameters are passed in, so that one network
+/// serves many threads and many parameter versions at once.
+public protocol Network: Sendable {
+    /// The kind as reported by the API, such as "mlp".
+    var kind: String { get }
+    var layout: ParameterLayout { get }
+
+    /// Deterministic first parameters.
+    func makeParameters(_ initialization: Initialization, seed: UInt64) -> TensorSet
+
+    /// Throws, naming the problem, when `input` is not something this network can read.
+    func validate(_ input: Input) throws(ModelError)
+
+    /// The output for a validated input.
+    func output(for input: Input, parameters: TensorSet, scratch: Scratch) -> Float
+
+    /// Loss and output of a validated sample, adding d loss / d parameter into `gradient`
+    /// (a vector of `layout.count` floats, laid out like the parameters).
+    func accumulateGradient(
+        of sample: Sample, parameters: TensorSet,
+        into gradient: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) -> SampleResult
+}
+
+extension Network {
+    public func validate(_ samples: [Sample]) throws(ModelError) {
+        for (i, sample) in samples.enumerated() {
+            do throws(ModelError) {
+                try validate(sample.input)
+            } catch {
+                throw error.prefixed("samples[\(i)]")
+            }
+            guard sample.target.isFinite else {
+                throw .nonFinite("samples[\(i)].t: \(sample.target) is not finite")
+            }
+        }
+    }
+
+    /// Outputs of many inputs with one parameter snapshot; all are validated before any is computed.
+    public func outputs(for inputs: [Input], parameters: TensorSet, scratch: Scratch = Scratch()) throws(ModelError) -> [Float] {
+        try check(parameters)
+        for (i, input) in inputs.enumerated() {
+            do throws(ModelError) { try validate(input) } catch { throw error.prefixed("samples[\(i)]") }
+        }
+        return inputs.map { output(for: $0, parameters: parameters, scratch: scratch) }
+    }
+
+    /// One gradient per sample, not averaged.
+    public func gradients(of samples: [Sample], parameters: TensorSet, scratch: Scratch = Scratch()) throws(ModelError) -> GradientBatch {
+        try check(parameters)
+        try validate(samples)
+        var batch = GradientBatch(layout: layout, sampleCount: samples.count)
+        batch.storage.withUnsafeMutableBufferPointer { storage in
+            for (i, sample) in samples.enumerated() {
+                batch.results[i] = accumulateGradient(
+                    of: sample, parameters: parameters,
+                    into: storage.baseAddress! + i * layout.count, scratch: scratch)
+            }
+        }
+        return batch
+    }
+
+    /// The per-sample losses and outputs, with the gradients summed over the samples
+    /// (what a server sends when asked for a partial sum).
+    public func gradientSum(of samples: [Sample], parameters: TensorSet, scratch: Scratch = Scratch()) throws(ModelError) -> (results: [SampleResult], sum: TensorSet) {
+        try check(parameters)
+        try validate(samples)
+        var sum = TensorSet(zerosFor: layout)
+        let results = sum.storage.withUnsafeMutableBufferPointer { storage in
+            samples.map { accumulateGradient(of: $0, parameters: parameters, into: storage.baseAddress!, scratch: scratch) }
+        }
+        return (results, sum)
+    }
+
+    private func check(_ parameters: TensorSet) throws(ModelError) {
+        guard parameters.layout == layout else {
+            throw .shapeMismatch("parameters: layout \(parameters.layout.names) does not match the model's \(layout.names)")
+        }
+    }
+}
+
+extension ModelError {
+    /// The same error with its message placed under `context`, such as "samples[3]".
+    func prefixed(_ context: String) -> ModelError {
+        switch self {
+        case .invalidShape(let m): .invalidShape("\(context).\(m)")
+        case .shapeMismatch(let m): .shapeMismatch("\(context).\(m)")
+        case .nonFinite(let m): .nonFinite("\(context).\(m)")
+        case .unknownParameter(let m): .unknownParameter("\(context).\(m)")
+        case .invalidGraph(let m): .invalidGraph("\(context).\(m)")
+        case .invalidConfiguration(let m): .invalidConfiguration("\(context).\(m)")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Testing
+@testable import Model
+
+@Suite struct BadInputTests {
+    let mlp = try! MLP(layers: [3, 4, 2])
+
+    @Test func wrongInputLengthNamesTheFieldAndShapes() throws {
+        let parameters = mlp.makeParameters(.glorot, seed: 1)
+        #expect(throws: ModelError.shapeMismatch("samples[1].x: expected [3], got [2]")) {
+            try mlp.gradients(of: [Sample(x: [1, 2, 3], t: 1), Sample(x: [1, 2], t: 1)], parameters: parameters)
+        }
+    }
+
+    @Test func nonFiniteInputsAndTargetsAreRejected() throws {
+        let parameters = mlp.makeParameters(.glorot, seed: 1)
+        #expect(throws: ModelError.nonFinite("samples[0].x[1]: nan is not finite")) {
+            try mlp.gradients(of: [Sample(x: [1, .nan, 3], t: 1)], parameters: parameters)
+        }
+        #expect(throws: ModelError.nonFinite("samples[0].t: inf is not finite")) {
+            try mlp.gradients(of: [Sample(x: [1, 2, 3], t: .infinity)], parameters: parameters)
+        }
+    }
+
+    @Test func wrongGradientShapeNamesTheParameterAndShapes() {
+        #expect(throws: ModelError.shapeMismatch("W1: expected [4,3], got [3,4]")) {
+            try GradientUpdate(layout: mlp.layout, tensors: ["W1": Tensor(zeros: [3, 4])])
+        }
+    }
+
+    @Test func unknownAndNonFiniteGradientsAreRejected() throws {
+        #expect(throws: ModelError.self) {
+            try GradientUpdate(layout: mlp.layout, tensors: ["W9": Tensor(zeros: [1])])
+        }
+        #expect(throws: ModelError.nonFinite("b1: value nan at flat index 2 is not finite")) {
+            try GradientUpdate(layout: mlp.layout, tensors: ["b1": Tensor(shape: [4], data: [0, 0, .nan, 0])])
+        }
+    }
+
+    @Test func tensorDataMustFillItsShape() {
+        #expect(throws: ModelError.invalidShape("shape [2,2] holds 4 values, got 3")) {
+            try Tensor(shape: [2, 2], data: [1, 2, 3])
+        }
+        #expect(throws: ModelError.self) { try Tensor(shape: [-1], data: []) }
+        #expect(throws: ModelError.self) { try Tensor(shape: [Int.max, 4], data: []) }
+    }
+
+    @Test func missingParameterInFullSetIsNamed() {
+        #expect(throws: ModelError.unknownParameter("W3: missing (every parameter is required: W1, b1, W2, b2, W3)")) {
+            try TensorSet(layout: mlp.layout, tensors: [
+                "W1": Tensor(zeros: [4, 3]), "b1": Tensor(zeros: [4]),
+                "W2": Tensor(zeros: [2, 4]), "b2": Tensor(zeros: [2]),
+            ])
+        }
+    }
+
+    @Test func invalidLayerSizesAreRejected() {
+        #expect(throws: ModelError.self) { try MLP(layers: [3, 3]) }
+        #expect(throws: ModelError.self) { try MLP(layers: [3, 0, 3]) }
+    }
+
+    @Test func initializationIsDeterministicAndInRange() {
+        let a = mlp.makeParameters(.glorot, seed: 5), b = mlp.makeParameters(.glorot, seed: 5)
+        #expect(a == b)
+        #expect(a != mlp.makeParameters(.glorot, seed: 6))
+        let limit = (6.0 / Double(3 + 4)).squareRoot()
+        #expect(a["W1"]!.data.allSatisfy { abs(Double($0)) <= limit })
+        #expect(a["b1"]!.data.allSatisfy { $0 == 0 })
+        let u = mlp.makeParameters(.uniform01, seed: 5)
+        #expect(u["W2"]!.data.allSatisfy { (0..<1).contains($0) })
+        #expect(Set(u["W2"]!.data).count == 8)
+    }
+}

@@ -1,0 +1,57 @@
+import Testing
+@testable import Model
+
+@Suite struct GradientCheckTests {
+    @Test(arguments: [[3, 3, 3], [5, 7, 4], [1, 2, 1], [8, 3, 6], [16, 9, 12]])
+    func analyticGradientMatchesFloat64CentralDifferences(layers: [Int]) throws {
+        let mlp = try MLP(layers: layers)
+        let parameters = mlp.makeParameters(.glorot, seed: UInt64(layers.reduce(0, +)))
+        var generator = SeededGenerator(seed: 7)
+        let sample = randomSample(dimension: layers[0], using: &generator)
+        let x = sample.input.vector.map(Double.init), t = Double(sample.target)
+
+        let analytic = try mlp.gradients(of: [sample], parameters: parameters).gradient(0)
+
+        var reference = ReferenceMLP(parameters, layers: layers)
+        let base = reference.flat
+        let h = 1e-6
+        var worst = 0.0
+        for (entry) in mlp.layout.entries {
+            for i in entry.range {
+                var plus = base, minus = base
+                plus[i] += h
+                minus[i] -= h
+                reference.flat = plus
+                let lossPlus = reference.loss(x, t)
+                reference.flat = minus
+                let lossMinus = reference.loss(x, t)
+                let numeric = (lossPlus - lossMinus) / (2 * h)
+                let error = relativeError(Double(analytic.storage[i]), numeric)
+                worst = max(worst, error)
+                #expect(error <= 1e-3, "\(entry.name)[\(i - entry.offset)]: analytic \(analytic.storage[i]), numeric \(numeric)")
+            }
+        }
+        #expect(worst > 0, "the check compared real numbers")
+    }
+
+    @Test func lossAndOutputMatchFloat64Reference() throws {
+        let mlp = try MLP(layers: [4, 6, 5])
+        let parameters = mlp.makeParameters(.glorot, seed: 3)
+        var generator = SeededGenerator(seed: 11)
+        let samples = (0..<5).map { _ in randomSample(dimension: 4, using: &generator) }
+        let batch = try mlp.gradients(of: samples, parameters: parameters)
+        let reference = ReferenceMLP(parameters, layers: [4, 6, 5])
+        for (sample, result) in zip(samples, batch.results) {
+            let x = sample.input.vector.map(Double.init)
+            #expect(relativeError(Double(result.output), reference.output(x)) < 1e-5)
+            #expect(relativeError(Double(result.loss), reference.loss(x, Double(sample.target))) < 1e-5)
+        }
+    }
+}
+
+extension Input {
+    var vector: [Float] {
+        guard case .vector(let x) = self else { fatalError("not a vector input") }
+        return x
+    }
+}
