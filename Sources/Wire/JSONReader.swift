@@ -1,0 +1,447 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A pull parser for JSON (RFC 8259) that decodes straight into the caller's values.
+///
+/// Decoders walk the document with `readObject`, `readArray` and the scalar readers, so a
+/// large tensor becomes a `[Float]` without an intermediate tree. Every read checks bounds,
+/// nesting is limited, numbers keep their exact text until read (so a Float32 is parsed from
+/// its decimal once, never through a Double), and an error names the field it happened in.
+public struct JSONReader {
+    public enum Kind: Equatable { case object, array, string, number, bool, null }
+
+    public static let maxDepth = 64
+
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private var position = 0
+    private var depth = 0
+    private var path: [PathComponent] = []
+
+    private enum PathComponent {
+        case key(String)
+        case index(Int)
+    }
+
+    /// Runs `body` on a reader over `bytes`, then checks that only whitespace follows the value it read.
+    public static func read<T>(_ bytes: UnsafeRawBufferPointer, _ body: (inout JSONReader) throws -> T) throws -> T {
+        var reader = JSONReader(bytes: bytes.bindMemory(to: UInt8.self))
+        let value = try body(&reader)
+        reader.skipWhitespace()
+        guard reader.position == reader.bytes.count else {
+            throw reader.malformed("unexpected data after the JSON value")
+        }
+        return value
+    }
+
+    public static func read<T>(_ bytes: [UInt8], _ body: (inout JSONReader) throws -> T) throws -> T {
+        try bytes.withUnsafeBytes { try read($0, body) }
+    }
+
+    private init(bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+    }
+
+    // MARK: Errors
+
+    /// The dotted path of the value being read, such as `samples[2].x`.
+    public var currentPath: String {
+        var text = ""
+        for component in path {
+            switch component {
+            case .key(let key): text += text.isEmpty ? key : ".\(key)"
+            case .index(let index): text += "[\(index)]"
+            }
+        }
+        return text
+    }
+
+    /// An error about the value being read, naming its path.
+    public func invalid(_ message: String) -> WireError {
+        .invalidField(path: currentPath, message: message)
+    }
+
+    private func malformed(_ message: String) -> WireError {
+        .malformed(offset: position, message: message)
+    }
+
+    private func typeMismatch(expected: String) -> WireError {
+        let found: String = switch peekKind() {
+        case .object: "an object"
+        case .array: "an array"
+        case .string: "a string"
+        case .number: "a number"
+        case .bool: "a boolean"
+        case .null: "null"
+        case nil: "nothing"
+        }
+        return invalid("expected \(expected), got \(found)")
+    }
+
+    // MARK: Structure
+
+    /// The kind of the next value, or nil when the next byte cannot start one.
+    public func peekKind() -> Kind? {
+        var i = position
+        while i < bytes.count, Self.isWhitespace(bytes[i]) { i += 1 }
+        guard i < bytes.count else { return nil }
+        switch bytes[i] {
+        case UInt8(ascii: "{"): return .object
+        case UInt8(ascii: "["): return .array
+        case UInt8(ascii: "\""): return .string
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool
+        case UInt8(ascii: "n"): return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number
+        default: return nil
+        }
+    }
+
+    /// Reads an object, calling `field` with each key; `field` must read or skip the value.
+    public mutating func readObject(_ field: (inout JSONReader, String) throws -> Void) throws {
+        guard peekKind() == .object else { throw typeMismatch(expected: "an object") }
+        try enter()
+        position += 1
+        skipWhitespace()
+        if try consume(UInt8(ascii: "}")) { return leave() }
+        while true {
+            skipWhitespace()
+            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+                throw malformed("expected a string key")
+            }
+            let key = try scanString()
+            skipWhitespace()
+            guard try consume(UInt8(ascii: ":")) else { throw malformed("expected ':' after a key") }
+            path.append(.key(key))
+            try field(&self, key)
+            path.removeLast()
+            skipWhitespace()
+            if try consume(UInt8(ascii: ",")) { continue }
+            if try consume(UInt8(ascii: "}")) { return leave() }
+            throw malformed("expected ',' or '}' in an object")
+        }
+    }
+
+    /// Reads an array, calling `element` with each index; `element` must read or skip the value.
+    public mutating func readArray(_ element: (inout JSONReader, Int) throws -> Void) throws {
+        guard peekKind() == .array else { throw typeMismatch(expected: "an array") }
+        try enter()
+        position += 1
+        skipWhitespace()
+        if try consume(UInt8(ascii: "]")) { return leave() }
+        var index = 0
+        while true {
+            path.append(.index(index))
+            try element(&self, index)
+            path.removeLast()
+            index += 1
+            skipWhitespace()
+            if try consume(UInt8(ascii: ",")) { continue }
+            if try consume(UInt8(ascii: "]")) { return leave() }
+            throw malformed("expected ',' or ']' in an array")
+        }
+    }
+
+    /// Reads an array of numbers as Float32, appending to `values`. Faster than `readArray`
+    /// because it does not track the path of each element.
+    public mutating func readFloats(into values: inout [Float]) throws {
+        guard peekKind() == .array else { throw typeMismatch(expected: "an array of numbers") }
+        try enter()
+        position += 1
+        skipWhitespace()
+        if try consume(UInt8(ascii: "]")) { return leave() }
+        var index = 0
+        while true {
+            skipWhitespace()
+            guard position < bytes.count, Self.startsNumber(bytes[position]) else {
+                path.append(.index(index))
+                throw typeMismatch(expected: "a number")
+            }
+            let token = try scanNumber()
+            guard let value = Self.parseFloat(bytes, token) else {
+                path.append(.index(index))
+                throw invalid("\(Self.text(bytes, token)) is out of Float32 range")
+            }
+            values.append(value)
+            index += 1
+            skipWhitespace()
+            if try consume(UInt8(ascii: ",")) { continue }
+            if try consume(UInt8(ascii: "]")) { return leave() }
+            throw malformed("expected ',' or ']' in an array")
+        }
+    }
+
+    /// Skips one value of any kind, checking its syntax.
+    public mutating func skipValue() throws {
+        switch peekKind() {
+        case .object: try readObject { reader, _ in try reader.skipValue() }
+        case .array: try readArray { reader, _ in try reader.skipValue() }
+        case .string: _ = try readString()
+        case .number: skipWhitespace(); _ = try scanNumber()
+        case .bool: _ = try readBool()
+        case .null: try readNull()
+        case nil:
+            skipWhitespace()
+            throw malformed(position < bytes.count ? "unexpected character" : "unexpected end of input")
+        }
+    }
+
+    private mutating func enter() throws {
+        guard depth < Self.maxDepth else { throw malformed("nesting deeper than \(Self.maxDepth) levels") }
+        depth += 1
+        skipWhitespace()
+    }
+
+    private mutating func leave() { depth -= 1 }
+
+    // MARK: Scalars
+
+    public mutating func readString() throws -> String {
+        guard peekKind() == .string else { throw typeMismatch(expected: "a string") }
+        skipWhitespace()
+        return try scanString()
+    }
+
+    /// Calls `body` with the raw bytes of a string that has no escapes (such as base64 text),
+    /// without building a `String`.
+    public mutating func readRawString<T>(_ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
+        guard peekKind() == .string else { throw typeMismatch(expected: "a string") }
+        skipWhitespace()
+        let start = position + 1
+        var end = start
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
+        guard end < bytes.count, bytes[end] == UInt8(ascii: "\"") else {
+            throw invalid("expected a string without escapes")
+        }
+        position = end + 1
+        return try body(UnsafeBufferPointer(rebasing: bytes[start..<end]))
+    }
+
+    public mutating func readBool() throws -> Bool {
+        guard peekKind() == .bool else { throw typeMismatch(expected: "a boolean") }
+        skipWhitespace()
+        if try literal("true") { return true }
+        if try literal("false") { return false }
+        throw malformed("invalid literal")
+    }
+
+    public mutating func readNull() throws {
+        skipWhitespace()
+        guard try literal("null") else { throw typeMismatch(expected: "null") }
+    }
+
+    /// True (and consumed) when the next value is `null`.
+    public mutating func readNullIfPresent() throws -> Bool {
+        guard peekKind() == .null else { return false }
+        try readNull()
+        return true
+    }
+
+    /// A number as the nearest Float32; a finite decimal outside Float32's range is an error.
+    public mutating func readFloat() throws -> Float {
+        guard peekKind() == .number else { throw typeMismatch(expected: "a number") }
+        skipWhitespace()
+        let token = try scanNumber()
+        guard let value = Self.parseFloat(bytes, token) else {
+            throw invalid("\(Self.text(bytes, token)) is out of Float32 range")
+        }
+        return value
+    }
+
+    public mutating func readDouble() throws -> Double {
+        guard peekKind() == .number else { throw typeMismatch(expected: "a number") }
+        skipWhitespace()
+        let token = try scanNumber()
+        guard let value = Self.parseDouble(bytes, token), value.isFinite else {
+            throw invalid("\(Self.text(bytes, token)) is out of range")
+        }
+        return value
+    }
+
+    /// An integer written without fraction or exponent, within `range`.
+    public mutating func readInt(in range: ClosedRange<Int> = Int.min...Int.max) throws -> Int {
+        guard peekKind() == .number else { throw typeMismatch(expected: "an integer") }
+        skipWhitespace()
+        let token = try scanNumber()
+        let text = Self.text(bytes, token)
+        guard let value = Int(text), range.contains(value) else {
+            throw invalid("expected an integer in \(range.lowerBound)...\(range.upperBound), got \(text.prefix(40))")
+        }
+        return value
+    }
+
+    // MARK: Lexing
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
+    }
+
+    private static func startsNumber(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+
+    private mutating func skipWhitespace() {
+        while position < bytes.count, Self.isWhitespace(bytes[position]) { position += 1 }
+    }
+
+    private mutating func consume(_ byte: UInt8) throws -> Bool {
+        guard position < bytes.count else { throw malformed("unexpected end of input") }
+        guard bytes[position] == byte else { return false }
+        position += 1
+        return true
+    }
+
+    private mutating func literal(_ word: StaticString) throws -> Bool {
+        let count = word.utf8CodeUnitCount
+        guard position + count <= bytes.count else { throw malformed("unexpected end of input") }
+        for i in 0..<count where bytes[position + i] != word.utf8Start[i] { return false }
+        position += count
+        return true
+    }
+
+    /// Scans a number per RFC 8259 section 6 and returns its byte range.
+    private mutating func scanNumber() throws -> Range<Int> {
+        let start = position
+        func digits() -> Int {
+            let first = position
+            while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) { position += 1 }
+            return position - first
+        }
+        if position < bytes.count, bytes[position] == UInt8(ascii: "-") { position += 1 }
+        let integerStart = position
+        let integerDigits = digits()
+        guard integerDigits > 0 else { throw malformed("expected digits in a number") }
+        guard integerDigits == 1 || bytes[integerStart] != UInt8(ascii: "0") else {
+            throw malformed("a number may not have leading zeros")
+        }
+        if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
+            position += 1
+            guard digits() > 0 else { throw malformed("expected digits after '.'") }
+        }
+        if position < bytes.count, bytes[position] | 0x20 == UInt8(ascii: "e") {
+            position += 1
+            if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
+                position += 1
+            }
+            guard digits() > 0 else { throw malformed("expected digits in an exponent") }
+        }
+        return start..<position
+    }
+
+    /// Scans a string starting at its opening quote, decoding escapes and checking UTF-8.
+    private mutating func scanString() throws -> String {
+        position += 1
+        let start = position
+        // Fast path: no escapes.
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == UInt8(ascii: "\"") {
+                let raw = UnsafeBufferPointer(rebasing: bytes[start..<position])
+                position += 1
+                guard let string = String(validating: raw, as: UTF8.self) else {
+                    throw WireError.malformed(offset: start, message: "string is not valid UTF-8")
+                }
+                return string
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            guard byte >= 0x20 else { throw malformed("control character in a string") }
+            position += 1
+        }
+        var decoded = Array(bytes[start..<position])
+        while position < bytes.count {
+            let byte = bytes[position]
+            position += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                guard let string = String(validating: decoded, as: UTF8.self) else {
+                    throw WireError.malformed(offset: start, message: "string is not valid UTF-8")
+                }
+                return string
+            case UInt8(ascii: "\\"):
+                try scanEscape(into: &decoded)
+            case ..<0x20:
+                position -= 1
+                throw malformed("control character in a string")
+            default:
+                decoded.append(byte)
+            }
+        }
+        throw malformed("unterminated string")
+    }
+
+    private mutating func scanEscape(into decoded: inout [UInt8]) throws {
+        guard position < bytes.count else { throw malformed("unterminated string") }
+        let byte = bytes[position]
+        position += 1
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(byte)
+        case UInt8(ascii: "b"): decoded.append(0x08)
+        case UInt8(ascii: "f"): decoded.append(0x0C)
+        case UInt8(ascii: "n"): decoded.append(0x0A)
+        case UInt8(ascii: "r"): decoded.append(0x0D)
+        case UInt8(ascii: "t"): decoded.append(0x09)
+        case UInt8(ascii: "u"):
+            var scalar = try scanHex4()
+            if (0xD800..<0xDC00).contains(scalar) {
+                guard try literal("\\u") else { throw malformed("unpaired surrogate in a string") }
+                let low = try scanHex4()
+                guard (0xDC00..<0xE000).contains(low) else { throw malformed("unpaired surrogate in a string") }
+                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+            }
+            guard let unicode = Unicode.Scalar(scalar) else { throw malformed("unpaired surrogate in a string") }
+            decoded.append(contentsOf: UTF8.encode(unicode)!)
+        default:
+            throw malformed("invalid escape in a string")
+        }
+    }
+
+    private mutating func scanHex4() throws -> UInt32 {
+        guard position + 4 <= bytes.count else { throw malformed("unterminated string") }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[position]
+            let digit: UInt8 = switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+            default: throw malformed("invalid \\u escape")
+            }
+            value = value << 4 | UInt32(digit)
+            position += 1
+        }
+        return value
+    }
+
+    // MARK: Numbers
+
+    private static func text(_ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: bytes[token]), as: UTF8.self)
+    }
+
+    /// Parses a scanned number token as the nearest Float32 (correctly rounded by strtof),
+    /// or nil when it overflows. Underflow to zero is accepted, as in every JSON library.
+    static func parseFloat(_ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>) -> Float? {
+        withTerminatedToken(bytes, token) { strtof($0, nil) }.flatMap { $0.isFinite ? $0 : nil }
+    }
+
+    static func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>) -> Double? {
+        withTerminatedToken(bytes, token) { strtod($0, nil) }
+    }
+
+    /// Calls `body` with a NUL-terminated copy of the token: the input buffer itself need not end in NUL.
+    private static func withTerminatedToken<T>(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>, _ body: (UnsafePointer<CChar>) -> T
+    ) -> T? {
+        let count = token.count
+        if count < 64 {
+            return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
+                for i in 0..<count { buffer[i] = CChar(bitPattern: bytes[token.lowerBound + i]) }
+                buffer[count] = 0
+                return body(buffer.baseAddress!)
+            }
+        }
+        // Long decimals (thousands of digits are legal JSON) go through a heap copy.
+        var copy = bytes[token].map { CChar(bitPattern: $0) }
+        copy.append(0)
+        return copy.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}

@@ -1,0 +1,121 @@
+/// Writes JSON into a byte buffer.
+///
+/// Floats are written in the shortest form that reads back to the same Float32
+/// (Swift's `description`), so values survive a round trip bit for bit.
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8]
+    /// Whether the next value in the current container needs a comma before it.
+    private var needsComma = false
+
+    public init(capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    public mutating func objectStart() { separate(); bytes.append(UInt8(ascii: "{")); needsComma = false }
+    public mutating func objectEnd() { bytes.append(UInt8(ascii: "}")); needsComma = true }
+    public mutating func arrayStart() { separate(); bytes.append(UInt8(ascii: "[")); needsComma = false }
+    public mutating func arrayEnd() { bytes.append(UInt8(ascii: "]")); needsComma = true }
+
+    /// Writes `"name":` inside an object; the value comes next.
+    public mutating func key(_ name: String) {
+        string(name)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    public mutating func object(_ body: (inout JSONWriter) -> Void) {
+        objectStart()
+        body(&self)
+        objectEnd()
+    }
+
+    public mutating func array(_ body: (inout JSONWriter) -> Void) {
+        arrayStart()
+        body(&self)
+        arrayEnd()
+    }
+
+    public mutating func string(_ value: String) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case ..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                          hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
+    /// A finite Float32 in its shortest round-trip form. Callers only hold finite values;
+    /// a non-finite one would not be JSON, so it is written as null.
+    public mutating func number(_ value: Float) {
+        separate()
+        guard value.isFinite else { return null() }
+        appendShortest(value)
+        needsComma = true
+    }
+
+    public mutating func number(_ value: Double) {
+        separate()
+        guard value.isFinite else { return null() }
+        bytes.append(contentsOf: value.description.utf8)
+        needsComma = true
+    }
+
+    public mutating func number(_ value: Int) {
+        separate()
+        bytes.append(contentsOf: String(value).utf8)
+        needsComma = true
+    }
+
+    /// An array of Float32 numbers.
+    public mutating func numbers<C: Collection>(_ values: C) where C.Element == Float {
+        arrayStart()
+        var first = true
+        for value in values {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            first = false
+            if value.isFinite { appendShortest(value) } else { bytes.append(contentsOf: "null".utf8) }
+        }
+        arrayEnd()
+    }
+
+    public mutating func bool(_ value: Bool) {
+        separate()
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+        needsComma = true
+    }
+
+    public mutating func null() {
+        separate()
+        bytes.append(contentsOf: "null".utf8)
+        needsComma = true
+    }
+
+    /// Appends already-encoded JSON text as one value.
+    public mutating func raw(_ json: some Sequence<UInt8>) {
+        separate()
+        bytes.append(contentsOf: json)
+        needsComma = true
+    }
+
+    private mutating func separate() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    private mutating func appendShortest(_ value: Float) {
+        // `description` is the shortest round-trip form ("0.1", "1e-05"), at most 15 bytes,
+        // so it lives in a small string and costs no allocation.
+        var text = value.description
+        text.withUTF8 { bytes.append(contentsOf: $0) }
+    }
+}

@@ -1,0 +1,134 @@
+import Model
+
+/// Whether `/gradients` answers one gradient per sample or their sum.
+public enum Reduction: String, Sendable, CaseIterable {
+    case none
+    case sum
+}
+
+/// `POST /forward`
+public struct ForwardRequest: Sendable {
+    public var samples: [Sample]
+
+    public init(samples: [Sample]) { self.samples = samples }
+
+    public init(reading reader: inout JSONReader, sampleLimit: Int) throws {
+        var samples: [Sample]?
+        try reader.readObject { reader, key in
+            switch key {
+            case "samples":
+                guard samples == nil else { throw reader.invalid("duplicate key") }
+                samples = try reader.readSamples(requireTarget: false, limit: sampleLimit)
+            default: try reader.skipValue()
+            }
+        }
+        guard let samples else { throw reader.invalid("missing field samples (an array of {\"x\": [...]})") }
+        self.samples = samples
+    }
+
+    public func encode(to writer: inout JSONWriter) {
+        writer.object { w in
+            w.key("samples")
+            w.array { w in for sample in samples { w.sample(sample, includeTarget: false) } }
+        }
+    }
+}
+
+/// `POST /gradients`
+public struct GradientsRequest: Sendable {
+    public var samples: [Sample]
+    public var reduce: Reduction
+    public var tensorFormat: TensorFormat
+
+    public init(samples: [Sample], reduce: Reduction = .none, tensorFormat: TensorFormat = .numbers) {
+        self.samples = samples
+        self.reduce = reduce
+        self.tensorFormat = tensorFormat
+    }
+
+    public init(reading reader: inout JSONReader, sampleLimit: Int) throws {
+        var samples: [Sample]?
+        var reduce: Reduction?
+        var format: TensorFormat?
+        try reader.readObject { reader, key in
+            switch key {
+            case "samples":
+                guard samples == nil else { throw reader.invalid("duplicate key") }
+                samples = try reader.readSamples(requireTarget: true, limit: sampleLimit)
+            case "reduce":
+                guard reduce == nil else { throw reader.invalid("duplicate key") }
+                reduce = try reader.readEnum(Reduction.self)
+            case "tensor_format":
+                guard format == nil else { throw reader.invalid("duplicate key") }
+                format = try reader.readEnum(TensorFormat.self)
+            default: try reader.skipValue()
+            }
+        }
+        guard let samples else { throw reader.invalid("missing field samples (an array of {\"x\": [...], \"t\": ...})") }
+        self.init(samples: samples, reduce: reduce ?? .none, tensorFormat: format ?? .numbers)
+    }
+
+    public func encode(to writer: inout JSONWriter) {
+        writer.object { w in
+            w.key("samples")
+            w.array { w in for sample in samples { w.sample(sample, includeTarget: true) } }
+            if reduce != .none { w.key("reduce"); w.string(reduce.rawValue) }
+            if tensorFormat != .numbers { w.key("tensor_format"); w.string(tensorFormat.rawValue) }
+        }
+    }
+}
+
+/// `POST /apply` (`gradients`) and `PUT /params` (`parameters`): named tensors and an optional base version.
+public struct TensorsRequest: Sendable {
+    public var tensors: [String: Tensor]
+    public var version: Int?
+
+    public init(tensors: [String: Tensor], version: Int?) {
+        self.tensors = tensors
+        self.version = version
+    }
+
+    /// `field` is "gradients" or "parameters".
+    public init(reading reader: inout JSONReader, field: String) throws {
+        var tensors: [String: Tensor]?
+        var version: Int?
+        try reader.readObject { reader, key in
+            switch key {
+            case field:
+                guard tensors == nil else { throw reader.invalid("duplicate key") }
+                tensors = try reader.readTensorMap()
+            case "version":
+                guard version == nil else { throw reader.invalid("duplicate key") }
+                if try !reader.readNullIfPresent() { version = try reader.readInt(in: 0...Int.max) }
+            default: try reader.skipValue()
+            }
+        }
+        guard let tensors else { throw reader.invalid("missing field \(field) (an object of named tensors)") }
+        self.init(tensors: tensors, version: version)
+    }
+
+    public func encode(to writer: inout JSONWriter, field: String, format: TensorFormat = .numbers) {
+        writer.object { w in
+            w.key(field)
+            w.object { w in
+                for name in tensors.keys.sorted() {
+                    w.key(name)
+                    w.tensor(tensors[name]!, format: format)
+                }
+            }
+            if let version { w.key("version"); w.number(version) }
+        }
+    }
+}
+
+extension JSONReader {
+    /// A string that must be one of the raw values of `T`.
+    public mutating func readEnum<T: RawRepresentable & CaseIterable>(_ type: T.Type) throws -> T where T.RawValue == String {
+        let text = try readString()
+        guard let value = T(rawValue: text) else {
+            let allowed = T.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+            throw invalid("expected \(allowed), got \"\(text.prefix(64))\"")
+        }
+        return value
+    }
+}

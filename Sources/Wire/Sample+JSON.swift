@@ -1,0 +1,117 @@
+import Model
+
+extension JSONReader {
+    /// Reads `{"x": [...], "t": 1.5}` or `{"nodes": [[...], ...], "edges": [[i, j], ...], "t": 0.4}`.
+    /// With `requireTarget` false, `t` may be left out (and is then 0), as for `/forward`.
+    public mutating func readSample(requireTarget: Bool) throws -> Sample {
+        var x: [Float]?
+        var nodes: (rows: Int, width: Int, values: [Float])?
+        var edges: [Graph.Edge]?
+        var target: Float?
+        try readObject { reader, key in
+            switch key {
+            case "x":
+                guard x == nil else { throw reader.invalid("duplicate key") }
+                var values: [Float] = []
+                try reader.readFloats(into: &values)
+                x = values
+            case "nodes":
+                guard nodes == nil else { throw reader.invalid("duplicate key") }
+                nodes = try reader.readNodeRows()
+            case "edges":
+                guard edges == nil else { throw reader.invalid("duplicate key") }
+                edges = try reader.readEdges()
+            case "t":
+                guard target == nil else { throw reader.invalid("duplicate key") }
+                target = try reader.readFloat()
+            default:
+                try reader.skipValue()
+            }
+        }
+        guard let t = target ?? (requireTarget ? nil : 0) else {
+            throw invalid("missing field t (the target, a number)")
+        }
+        switch (x, nodes) {
+        case (let x?, nil):
+            guard edges == nil else { throw invalid("edges belong to a graph sample, which has nodes instead of x") }
+            return Sample(x: x, t: t)
+        case (nil, let nodes?):
+            let graph = try Graph(nodeCount: nodes.rows, featureCount: nodes.width, features: nodes.values, edges: edges ?? [])
+            return Sample(.graph(graph), target: t)
+        case (nil, nil):
+            throw invalid("missing field x (a vector sample) or nodes (a graph sample)")
+        case (.some, .some):
+            throw invalid("a sample has either x or nodes, not both")
+        }
+    }
+
+    /// Node feature rows, all of one width.
+    private mutating func readNodeRows() throws -> (rows: Int, width: Int, values: [Float]) {
+        var values: [Float] = []
+        var width: Int?
+        var rows = 0
+        try readArray { reader, _ in
+            let before = values.count
+            try reader.readFloats(into: &values)
+            let rowWidth = values.count - before
+            if let width, rowWidth != width {
+                throw reader.invalid("expected \(width) features like nodes[0], got \(rowWidth)")
+            }
+            width = rowWidth
+            rows += 1
+        }
+        return (rows, width ?? 0, values)
+    }
+
+    private mutating func readEdges() throws -> [Graph.Edge] {
+        var edges: [Graph.Edge] = []
+        try readArray { reader, _ in
+            var pair: [Int] = []
+            try reader.readArray { reader, _ in
+                guard pair.count < 2 else { throw reader.invalid("an edge is a pair [i, j] of node indices") }
+                pair.append(try reader.readInt(in: 0...Int(Int32.max)))
+            }
+            guard pair.count == 2 else { throw reader.invalid("an edge is a pair [i, j] of node indices") }
+            edges.append(Graph.Edge(pair[0], pair[1]))
+        }
+        return edges
+    }
+
+    /// Reads a non-empty array of samples.
+    public mutating func readSamples(requireTarget: Bool, limit: Int) throws -> [Sample] {
+        var samples: [Sample] = []
+        try readArray { reader, index in
+            guard index < limit else { throw reader.invalid("more than \(limit) samples in one request") }
+            samples.append(try reader.readSample(requireTarget: requireTarget))
+        }
+        return samples
+    }
+}
+
+extension JSONWriter {
+    public mutating func sample(_ sample: Sample, includeTarget: Bool) {
+        object { w in
+            switch sample.input {
+            case .vector(let x):
+                w.key("x")
+                w.numbers(x)
+            case .graph(let graph):
+                w.key("nodes")
+                w.array { w in
+                    for row in 0..<graph.nodeCount {
+                        let start = row * graph.featureCount
+                        w.numbers(graph.features[start..<(start + graph.featureCount)])
+                    }
+                }
+                w.key("edges")
+                w.array { w in
+                    for edge in graph.edges { w.array { w in w.number(edge.a); w.number(edge.b) } }
+                }
+            }
+            if includeTarget {
+                w.key("t")
+                w.number(sample.target)
+            }
+        }
+    }
+}

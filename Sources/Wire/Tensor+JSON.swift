@@ -1,0 +1,128 @@
+import ExtrasBase64
+import Model
+
+/// Largest number of elements one tensor in a message may declare.
+public let maxTensorElements = 1 << 28
+
+extension JSONReader {
+    /// Reads `{"shape": [...], "data": [...]}` (optionally with `"datatype": "FP32"`), or the
+    /// compact `{"shape": [...], "dtype": "float32", "b64": "..."}`.
+    public mutating func readTensor() throws -> Tensor {
+        var shape: [Int]?
+        var data: [Float]?
+        var datatype: String?
+        var dtype: String?
+        try readObject { reader, key in
+            switch key {
+            case "shape":
+                guard shape == nil else { throw reader.invalid("duplicate key") }
+                shape = try reader.readShape()
+            case "data":
+                guard data == nil else { throw reader.invalid("duplicate key, or both data and b64") }
+                var values: [Float] = []
+                if let shape, let count = Tensor.elementCount(of: shape) { values.reserveCapacity(count) }
+                try reader.readFloats(into: &values)
+                data = values
+            case "b64":
+                guard data == nil else { throw reader.invalid("duplicate key, or both data and b64") }
+                data = try reader.readRawString { try JSONReader.decodeFloat32Base64($0) }
+                    ?? { throw reader.invalid("expected base64 of little-endian float32 values") }()
+            case "datatype":
+                guard datatype == nil else { throw reader.invalid("duplicate key") }
+                datatype = try reader.readString()
+                guard datatype == "FP32" else { throw reader.invalid("expected \"FP32\", the only datatype served, got \"\(datatype!)\"") }
+            case "dtype":
+                guard dtype == nil else { throw reader.invalid("duplicate key") }
+                dtype = try reader.readString()
+                guard dtype == "float32" else { throw reader.invalid("expected \"float32\", got \"\(dtype!)\"") }
+            default:
+                try reader.skipValue()
+            }
+        }
+        guard let shape else { throw invalid("missing field shape (a tensor is {\"shape\": [...], \"data\": [...]})") }
+        guard let data else { throw invalid("missing field data (or b64)") }
+        do {
+            return try Tensor(shape: shape, data: data)
+        } catch {
+            throw invalid(error.message)
+        }
+    }
+
+    /// A shape: sizes of at most 2^28 elements in all.
+    mutating func readShape() throws -> [Int] {
+        var shape: [Int] = []
+        try readArray { reader, _ in
+            guard shape.count < 8 else { throw reader.invalid("more than 8 dimensions") }
+            shape.append(try reader.readInt(in: 0...maxTensorElements))
+        }
+        guard let count = Tensor.elementCount(of: shape), count <= maxTensorElements else {
+            throw invalid("shape \(shape) has more than \(maxTensorElements) elements")
+        }
+        return shape
+    }
+
+    /// Little-endian Float32 values from base64 text, or nil when the text is not base64
+    /// of a whole number of floats. Finiteness is the model's to check, as for number arrays.
+    static func decodeFloat32Base64(_ text: UnsafeBufferPointer<UInt8>) throws -> [Float]? {
+        guard let bytes = try? Base64.decode(bytes: text), bytes.count % 4 == 0 else { return nil }
+        let values = bytes.withUnsafeBytes { raw in
+            (0..<(bytes.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        }
+        return values
+    }
+
+    /// Reads an object of named tensors, such as `"parameters"` or `"gradients"`.
+    public mutating func readTensorMap() throws -> [String: Tensor] {
+        var tensors: [String: Tensor] = [:]
+        try readObject { reader, name in
+            guard tensors[name] == nil else { throw reader.invalid("duplicate key") }
+            tensors[name] = try reader.readTensor()
+        }
+        return tensors
+    }
+}
+
+extension JSONWriter {
+    /// Writes one tensor in the given format.
+    public mutating func tensor<C: Collection>(shape: [Int], values: C, format: TensorFormat) where C.Element == Float {
+        object { w in
+            w.key("shape")
+            w.array { w in for size in shape { w.number(size) } }
+            switch format {
+            case .numbers:
+                w.key("data")
+                w.numbers(values)
+            case .b64:
+                w.key("dtype")
+                w.string("float32")
+                w.key("b64")
+                var bytes = [UInt8]()
+                bytes.reserveCapacity(values.count * 4)
+                for value in values {
+                    withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+                }
+                w.raw([UInt8(ascii: "\"")] + Base64.encodeToBytes(bytes: bytes) + [UInt8(ascii: "\"")])
+            }
+        }
+    }
+
+    public mutating func tensor(_ tensor: Tensor, format: TensorFormat) {
+        self.tensor(shape: tensor.shape, values: tensor.data, format: format)
+    }
+
+    /// Writes every tensor of `set` as an object keyed by name.
+    public mutating func tensors(_ set: TensorSet, format: TensorFormat) {
+        tensors(layout: set.layout, storage: set.storage[...], format: format)
+    }
+
+    /// Writes a flat vector laid out by `layout` as an object of named tensors.
+    public mutating func tensors(layout: ParameterLayout, storage: ArraySlice<Float>, format: TensorFormat) {
+        object { w in
+            for entry in layout.entries {
+                w.key(entry.name)
+                let start = storage.startIndex + entry.offset
+                w.tensor(shape: entry.shape, values: storage[start..<(start + entry.count)], format: format)
+            }
+        }
+    }
+}

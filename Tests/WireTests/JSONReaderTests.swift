@@ -1,0 +1,109 @@
+import Model
+import Testing
+@testable import Wire
+
+@Suite struct JSONReaderTests {
+    func decodeGradients(_ json: String) throws -> GradientsRequest {
+        try JSONReader.read(Array(json.utf8)) { try GradientsRequest(reading: &$0, sampleLimit: 100) }
+    }
+
+    @Test func readsAGradientsRequestWithEscapesAndWhitespace() throws {
+        let request = try decodeGradients(#"""
+         { "samples" : [ {"x": [1, -2.5e1, 0.125], "t": 1.73, "note": "ca\u00e9\"\n"},
+                         {"t": 0, "x": []} ],
+           "reduce": "sum", "extra": {"nested": [null, true, false]} }
+        """#)
+        #expect(request.samples == [Sample(x: [1, -25, 0.125], t: 1.73), Sample(x: [], t: 0)])
+        #expect(request.reduce == .sum)
+        #expect(request.tensorFormat == .numbers)
+    }
+
+    @Test(arguments: [
+        (#"{"samples": [{"x": [1, 2], "t": "1"}]}"#, "samples[0].t", "expected a number, got a string"),
+        (#"{"samples": [{"x": [1, "2"], "t": 1}]}"#, "samples[0].x[1]", "expected a number, got a string"),
+        (#"{"samples": [{"x": [1], "t": 1e400}]}"#, "samples[0].t", "1e400 is out of Float32 range"),
+        (#"{"samples": [{"x": [1], "x": [2], "t": 1}]}"#, "samples[0].x", "duplicate key"),
+        (#"{"samples": [{"t": 1}]}"#, "samples[0]", "missing field x (a vector sample) or nodes (a graph sample)"),
+        (#"{"sample": []}"#, "", #"missing field samples (an array of {"x": [...], "t": ...})"#),
+        (#"{"samples": {}}"#, "samples", "expected an array, got an object"),
+        (#"{"samples": [], "reduce": "mean"}"#, "reduce", #"expected "none" or "sum", got "mean""#),
+        (#"[]"#, "", "expected an object, got an array"),
+    ])
+    func wrongFormsNameTheFieldAndWhatWasExpected(json: String, path: String, message: String) {
+        #expect(throws: WireError.invalidField(path: path, message: message)) {
+            try decodeGradients(json)
+        }
+    }
+
+    @Test(arguments: [
+        #"{"samples": [1,]}"#, #"{"samples": [01]}"#, #"{"samples" [1]}"#, #"{"samples": [1.]}"#,
+        #"{"samples": tru}"#, #"{"a": "\x"}"#, "{\"a\": \"\u{1}\"}", #"{"a": 1} x"#, #"{"a": "unterminated"#, "",
+        #"{"a": NaN}"#, #"{"a": Infinity}"#, #"{"a": -}"#, #"{"a": "\ud800"}"#,
+    ])
+    func malformedJSONIsRejected(json: String) {
+        #expect(throws: WireError.self) {
+            try JSONReader.read(Array(json.utf8)) { reader in try reader.skipValue() }
+        }
+    }
+
+    @Test func invalidUTF8IsMalformed() {
+        let bytes: [UInt8] = Array(#"{"a": ""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
+        #expect(throws: WireError.malformed(offset: 7, message: "string is not valid UTF-8")) {
+            try JSONReader.read(bytes) { try $0.skipValue() }
+        }
+    }
+
+    @Test func deepNestingStopsAtTheLimitWithoutRecursingFurther() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: WireError.malformed(offset: JSONReader.maxDepth, message: "nesting deeper than 64 levels")) {
+            try JSONReader.read(Array(deep.utf8)) { try $0.skipValue() }
+        }
+    }
+
+    @Test func longNumbersParseCorrectly() throws {
+        let digits = "0." + String(repeating: "3", count: 500)
+        let value = try JSONReader.read(Array(digits.utf8)) { try $0.readFloat() }
+        #expect(value == Float(1) / 3)
+        let tiny = try JSONReader.read(Array("1e-60".utf8)) { try $0.readFloat() }
+        #expect(tiny == 0)
+    }
+}
+
+@Suite struct RoundTripTests {
+    @Test func everyFloatWrittenReadsBackBitForBit() throws {
+        var generator = SeededGenerator(seed: 99)
+        var values: [Float] = [0, -0.0, 1, -1, .leastNonzeroMagnitude, .greatestFiniteMagnitude, .ulpOfOne, 0.1, 1e-45, 3.4028235e38]
+        values += (0..<20_000).map { _ in Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &generator)) }.filter(\.isFinite)
+        var writer = JSONWriter()
+        writer.numbers(values)
+        var decoded: [Float] = []
+        try JSONReader.read(writer.bytes) { try $0.readFloats(into: &decoded) }
+        #expect(decoded.map(\.bitPattern) == values.map(\.bitPattern))
+    }
+
+    @Test(arguments: TensorFormat.allCases)
+    func tensorsSurviveBothFormats(format: TensorFormat) throws {
+        let tensor = try Tensor(shape: [2, 3], data: [1.5, -0.1, 3e-8, 7, 0, -2])
+        var writer = JSONWriter()
+        writer.tensor(tensor, format: format)
+        let decoded = try JSONReader.read(writer.bytes) { try $0.readTensor() }
+        #expect(decoded == tensor)
+        let text = String(decoding: writer.bytes, as: UTF8.self)
+        #expect(text.contains(format == .b64 ? #""dtype":"float32","b64":"# : #""data":[1.5,-0.1,3e-08,7.0,0.0,-2.0]"#))
+    }
+
+    @Test func tensorErrorsNameTheProblem() throws {
+        func read(_ json: String) throws -> Tensor { try JSONReader.read(Array(json.utf8)) { try $0.readTensor() } }
+        #expect(throws: WireError.invalidField(path: "", message: "shape [2,2] holds 4 values, got 3")) {
+            try read(#"{"shape": [2, 2], "data": [1, 2, 3]}"#)
+        }
+        #expect(throws: WireError.invalidField(path: "datatype", message: #"expected "FP32", the only datatype served, got "FP64""#)) {
+            try read(#"{"shape": [1], "data": [1], "datatype": "FP64"}"#)
+        }
+        #expect(throws: WireError.self) { try read(#"{"shape": [-1], "data": []}"#) }
+        #expect(throws: WireError.self) { try read(#"{"shape": [100000, 100000, 100000], "data": []}"#) }
+        #expect(throws: WireError.self) { try read(#"{"shape": [1], "b64": "AAA"}"#) }
+        #expect(throws: WireError.self) { try read(#"{"shape": [1], "data": [1], "b64": "AACAPw=="}"#) }
+        #expect(try read(#"{"shape": [1], "b64": "AACAPw=="}"#) == Tensor(shape: [1], data: [1]))
+    }
+}
