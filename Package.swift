@@ -6,10 +6,14 @@ let package = Package(
     products: [
         .library(name: "Model", targets: ["Model"]),
         .library(name: "Wire", targets: ["Wire"]),
+        .library(name: "Server", targets: ["Server"]),
+        .executable(name: "gradserve", targets: ["gradserve"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-extras/swift-extras-base64.git", from: "1.2.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -19,6 +23,17 @@ let package = Package(
         ),
         .target(name: "Model", dependencies: ["CBLAS"]),
         .target(name: "Wire", dependencies: ["Model", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
+        .target(name: "CLinux"),
+        .target(name: "Server", dependencies: [
+            "Model", "Wire", "CLinux",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        .executableTarget(name: "gradserve", dependencies: [
+            "Server", "Model",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
     ]

@@ -163,7 +163,8 @@ public struct Optimizer: Sendable {
 }
 
 extension OptimizerState {
-    func matches(_ kind: OptimizerConfiguration.Kind, _ layout: ParameterLayout) -> Bool {
+    /// Whether this state has the moments that `kind` keeps, sized for `layout`.
+    public func matches(_ kind: OptimizerConfiguration.Kind, _ layout: ParameterLayout) -> Bool {
         switch kind {
         case .sgd: first.isEmpty && second.isEmpty
         case .momentum: first.count == layout.count && second.isEmpty

@@ -1,8 +1,9 @@
 /// Reusable working memory for one thread's forward and backward passes.
 ///
 /// Each numbered slot grows to the largest size asked of it and is then reused, so computing
-/// many samples allocates nothing per sample. Not thread-safe: give each thread its own.
-public final class Scratch {
+/// many samples allocates nothing per sample. Not thread-safe: use it from one thread at a
+/// time (a pool may hand it from thread to thread).
+public final class Scratch: @unchecked Sendable {
     private var slots: [UnsafeMutableBufferPointer<Float>] = []
 
     public init() {}

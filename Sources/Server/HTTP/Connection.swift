@@ -1,0 +1,239 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One client connection: bytes in, requests parsed in order (pipelining included),
+/// responses out, and the deadlines that guard each phase. Owned by one event loop.
+final class Connection {
+    enum Phase {
+        /// Nothing received of the next request.
+        case idle
+        /// Part of a head has arrived; the request started at `started`.
+        case head(started: Int64)
+        /// The head is parsed; waiting for `head.contentLength` body bytes.
+        case body(HTTPRequestHead, started: Int64)
+        /// The last response is out and our side is shut; reading and dropping what the client
+        /// still sends, so that the close does not reset the response away (a "lingering close").
+        case lingering(until: Int64)
+    }
+
+    let fd: Int32
+    let token: UInt64
+    private(set) var phase = Phase.idle
+    private var input: [UInt8] = []
+    private var inputStart = 0
+    private var output: [UInt8] = []
+    private var outputStart = 0
+    /// Once set, no further request is read; the connection closes when the output is written.
+    private(set) var closeAfterWrite = false
+    private(set) var inputClosed = false
+    private(set) var isClosed = false
+    private var lastActivity: Int64
+    private var lastWriteProgress: Int64
+
+    /// Stop reading requests while this much output waits for a slow reader.
+    private static let outputHighWater = 4 * 1024 * 1024
+    private static let keptCapacity = 128 * 1024
+    private static let lingerMilliseconds: Int64 = 2000
+
+    init(fd: Int32, token: UInt64, now: Int64) {
+        self.fd = fd
+        self.token = token
+        lastActivity = now
+        lastWriteProgress = now
+    }
+
+    var hasPendingOutput: Bool { outputStart < output.count }
+    var wantsRead: Bool {
+        if case .lingering = phase { return !inputClosed }
+        return !inputClosed && !closeAfterWrite && output.count - outputStart < Self.outputHighWater
+    }
+    var wantsWrite: Bool { hasPendingOutput }
+    /// True when the connection holds nothing in flight: closing it loses nothing.
+    var isIdle: Bool {
+        if case .idle = phase { return !hasPendingOutput && inputStart == input.count }
+        return false
+    }
+
+    // MARK: Reading
+
+    /// Reads what the socket has and answers every complete request in it.
+    func readAndProcess(handler: some HTTPHandler, context: LoopContext) {
+        var received = 0
+        // Bounded, so that one fast sender cannot starve the other connections of this loop.
+        reading: while received < 4 * context.receiveBuffer.count {
+            switch Socket.receive(fd, into: context.receiveBuffer) {
+            case .bytes(let count):
+                received += count
+                input.append(contentsOf: context.receiveBuffer.prefix(count))
+                if count < context.receiveBuffer.count { break reading }
+            case .wouldBlock:
+                break reading
+            case .closed:
+                inputClosed = true
+                break reading
+            }
+        }
+        if received > 0 { lastActivity = context.now }
+        if isLingering {
+            inputStart = input.count
+            compactInput()
+            if inputClosed { close() }
+            return
+        }
+        process(handler: handler, context: context)
+        if inputClosed, !hasPendingOutput {
+            // The client finished sending; whatever it left unfinished can never complete.
+            close()
+        }
+    }
+
+    /// Parses and answers buffered requests in order while output space allows.
+    func process(handler: some HTTPHandler, context: LoopContext) {
+        while !closeAfterWrite, output.count - outputStart < Self.outputHighWater, step(handler, context) {}
+        compactInput()
+        flush(context: context)
+    }
+
+    /// Advances the request in progress by what is buffered; false when it needs more bytes.
+    private func step(_ handler: some HTTPHandler, _ context: LoopContext) -> Bool {
+        switch phase {
+        case .idle, .head:
+            guard inputStart < input.count else {
+                phase = .idle
+                return false
+            }
+            let result = input.withUnsafeBytes {
+                HTTPParser.parseHead(UnsafeRawBufferPointer(rebasing: $0[inputStart...]), limits: context.limits)
+            }
+            switch result {
+            case .incomplete:
+                if case .idle = phase { phase = .head(started: context.now) }
+                return false
+            case .failure(let failure):
+                respond(handler.failureResponse(status: failure.status, message: failure.message), keepAlive: false, context: context)
+                return false
+            case .head(let head, let length):
+                inputStart += length
+                guard HTTPParser.knownMethods.contains(head.method) else {
+                    respond(handler.failureResponse(status: .notImplemented, message: "method \(head.method) is not implemented"),
+                            keepAlive: false, context: context)
+                    return false
+                }
+                if head.expectsContinue, input.count - inputStart < head.contentLength {
+                    // RFC 9110 section 10.1.1: tell the client to go on and send the body.
+                    output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
+                }
+                phase = .body(head, started: phaseStart ?? context.now)
+                return true
+            }
+        case .body(let head, _):
+            guard input.count - inputStart >= head.contentLength else { return false }
+            let body = Array(input[inputStart..<(inputStart + head.contentLength)])
+            inputStart += head.contentLength
+            phase = .idle
+            let response = handler.handle(HTTPRequest(head: head, body: body))
+            respond(response, keepAlive: head.keepAlive && !context.isShuttingDown, context: context,
+                    includeBody: head.method != "HEAD")
+            return true
+        case .lingering:
+            return false
+        }
+    }
+
+    private var phaseStart: Int64? {
+        if case .head(let started) = phase { return started }
+        return nil
+    }
+
+    private func compactInput() {
+        if inputStart == input.count {
+            input.removeAll(keepingCapacity: input.capacity <= Self.keptCapacity)
+            inputStart = 0
+        } else if inputStart > input.count / 2 {
+            input.removeFirst(inputStart)
+            inputStart = 0
+        }
+    }
+
+    // MARK: Writing
+
+    private func respond(_ response: HTTPResponse, keepAlive: Bool, context: LoopContext, includeBody: Bool = true) {
+        if !hasPendingOutput { lastWriteProgress = context.now }
+        response.serialize(into: &output, keepAlive: keepAlive, date: context.date, includeBody: includeBody)
+        if !keepAlive { closeAfterWrite = true }
+        context.recordResponse()
+    }
+
+    /// Writes as much pending output as the socket takes.
+    func flush(context: LoopContext) {
+        while hasPendingOutput {
+            let result = output.withUnsafeBytes { Socket.send(fd, UnsafeRawBufferPointer(rebasing: $0[outputStart...])) }
+            switch result {
+            case .bytes(let count):
+                outputStart += count
+                lastWriteProgress = context.now
+                continue
+            case .wouldBlock:
+                return
+            case .closed:
+                close()
+                return
+            }
+        }
+        output.removeAll(keepingCapacity: output.capacity <= Self.keptCapacity)
+        outputStart = 0
+        if closeAfterWrite, !isClosed, !isLingering {
+            if inputClosed || inputStart == input.count && isQuiet {
+                close()
+            } else {
+                shutdown(fd, Int32(SHUT_WR))
+                phase = .lingering(until: context.now + Self.lingerMilliseconds)
+            }
+        }
+    }
+
+    private var isLingering: Bool {
+        if case .lingering = phase { return true }
+        return false
+    }
+
+    /// Whether the client is likely done sending: nothing partial is buffered.
+    private var isQuiet: Bool {
+        if case .idle = phase { return true }
+        return false
+    }
+
+    // MARK: Deadlines
+
+    /// Closes the connection when a deadline has passed; answers 408 to a request that stalled.
+    func checkDeadlines(handler: some HTTPHandler, context: LoopContext) {
+        let now = context.now
+        switch phase {
+        case .lingering(let until):
+            if now >= until { close() }
+        case .head(let started), .body(_, let started):
+            if now - started >= context.requestTimeoutMilliseconds {
+                respond(handler.failureResponse(status: .requestTimeout, message: "request not completed within \(context.requestTimeoutMilliseconds / 1000) s"),
+                        keepAlive: false, context: context)
+                inputStart = input.count
+                flush(context: context)
+            }
+        case .idle:
+            if hasPendingOutput {
+                if now - lastWriteProgress >= context.requestTimeoutMilliseconds { close() }
+            } else if now - lastActivity >= context.idleTimeoutMilliseconds || context.isShuttingDown {
+                close()
+            }
+        }
+        if hasPendingOutput, !isClosed, now - lastWriteProgress >= context.requestTimeoutMilliseconds { close() }
+    }
+
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        Glibc.close(fd)
+        input = []
+        output = []
+    }
+}

@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import Synchronization
+
+/// One thread's share of the server: its own listener on the shared port, its own epoll,
+/// and the connections it accepted. Nothing here is touched by another thread except `stop()`.
+final class EventLoop: @unchecked Sendable {
+    private let listener: Int32
+    private let epoll: Epoll
+    private let handler: any HTTPHandler
+    private let context: LoopContext
+    private let logger: Logger
+    private let shutdownGrace: Int64
+    /// Connections by file descriptor.
+    private var connections: [Int32: Connection] = [:]
+    private var nextGeneration: UInt64 = 0
+    private var acceptPausedUntil: Int64?
+    private var nextSweep: Int64 = 0
+    private let stopRequested = Atomic<Bool>(false)
+
+    private static let listenerToken: UInt64 = .max - 1
+
+    init(listener: Int32, handler: any HTTPHandler, configuration: HTTPServer.Configuration, logger: Logger) throws {
+        self.listener = listener
+        self.handler = handler
+        self.logger = logger
+        epoll = try Epoll()
+        context = LoopContext(configuration: configuration)
+        shutdownGrace = configuration.shutdownGrace.milliseconds
+        try epoll.add(listener, token: Self.listenerToken, readable: true, writable: false)
+    }
+
+    /// Asks the loop to stop accepting and to finish; safe from any thread.
+    func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        epoll.wake()
+    }
+
+    /// Runs until stopped and every connection has finished or the grace period ran out.
+    func run() {
+        var stopDeadline: Int64?
+        while true {
+            let timeout: Int32 = connections.isEmpty && stopDeadline == nil ? 1000 : 250
+            epoll.wait(timeout: timeout) { token, readable, writable, hangup in
+                event(token: token, readable: readable, writable: writable, hangup: hangup)
+            }
+            context.tick()
+            if stopDeadline == nil, stopRequested.load(ordering: .acquiring) {
+                stopDeadline = context.now + shutdownGrace
+                beginShutdown()
+            }
+            if context.now >= nextSweep || stopDeadline != nil {
+                sweep()
+                nextSweep = context.now + 1000
+            }
+            if let stopDeadline, connections.isEmpty || context.now >= stopDeadline { break }
+        }
+        for connection in connections.values { connection.close() }
+        connections.removeAll()
+        close(listener)
+    }
+
+    private func event(token: UInt64, readable: Bool, writable: Bool, hangup: Bool) {
+        switch token {
+        case Epoll.wakeToken:
+            return
+        case Self.listenerToken:
+            acceptPending()
+        default:
+            let fd = Int32(truncatingIfNeeded: token & 0xFFFF_FFFF)
+            guard let connection = connections[fd], connection.token == token else { return }
+            context.tick()
+            if writable { connection.flush(context: context) }
+            if (readable || hangup) && !connection.isClosed {
+                connection.readAndProcess(handler: handler, context: context)
+            }
+            update(connection)
+        }
+    }
+
+    private func acceptPending() {
+        guard acceptPausedUntil == nil, !context.isShuttingDown else { return }
+        for _ in 0..<256 {
+            let fd: Int32
+            do {
+                guard let accepted = try Socket.accept(listener) else { return }
+                fd = accepted
+            } catch {
+                // Out of descriptors or memory: stop accepting for a moment instead of spinning.
+                logger.warning("accept failed, pausing for 100 ms", metadata: ["error": "\(error)"])
+                acceptPausedUntil = context.now + 100
+                epoll.modify(listener, token: Self.listenerToken, readable: false, writable: false)
+                return
+            }
+            nextGeneration += 1
+            let token = nextGeneration << 32 | UInt64(UInt32(bitPattern: fd))
+            let connection = Connection(fd: fd, token: token, now: context.now)
+            do {
+                try epoll.add(fd, token: token, readable: true, writable: false)
+                connections[fd] = connection
+            } catch {
+                connection.close()
+            }
+        }
+    }
+
+    /// Brings the epoll interest of a connection in line with what it wants, or forgets it once closed.
+    private func update(_ connection: Connection) {
+        if connection.isClosed {
+            connections[connection.fd] = nil
+            return
+        }
+        epoll.modify(connection.fd, token: connection.token, readable: connection.wantsRead, writable: connection.wantsWrite)
+    }
+
+    private func sweep() {
+        if let until = acceptPausedUntil, context.now >= until, !context.isShuttingDown {
+            acceptPausedUntil = nil
+            epoll.modify(listener, token: Self.listenerToken, readable: true, writable: false)
+        }
+        for connection in Array(connections.values) {
+            connection.checkDeadlines(handler: handler, context: context)
+            update(connection)
+        }
+    }
+
+    private func beginShutdown() {
+        context.isShuttingDown = true
+        epoll.remove(listener)
+        for connection in Array(connections.values) where connection.isIdle {
+            connection.close()
+            update(connection)
+        }
+    }
+}

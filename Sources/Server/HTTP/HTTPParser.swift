@@ -1,0 +1,225 @@
+/// Parses request heads from bytes (RFC 9112). A pure function of its input: the connection
+/// feeds it whatever has arrived, and tests feed it byte strings.
+public enum HTTPParser {
+    public struct Limits: Sendable {
+        /// Request line plus header fields, including the blank line (431 beyond).
+        public var maxHeadBytes = 16 * 1024
+        public var maxHeaderCount = 100
+        /// Largest accepted body (413 beyond, answered before reading it).
+        public var maxBodyBytes = 64 * 1024 * 1024
+
+        public init() {}
+    }
+
+    /// Why a head was refused: the status to answer and a message for the client.
+    public struct Failure: Error, Equatable, Sendable {
+        public let status: HTTPStatus
+        public let message: String
+    }
+
+    public enum Result: Equatable {
+        /// More bytes are needed.
+        case incomplete
+        /// A head of `length` bytes (counting any leading blank lines) was parsed.
+        case head(HTTPRequestHead, length: Int)
+        case failure(Failure)
+    }
+
+    /// Methods this server knows; anything else is answered 501 (RFC 9110 section 9.1).
+    static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
+
+    public static func parseHead(_ bytes: UnsafeRawBufferPointer, limits: Limits) -> Result {
+        let bytes = bytes.bindMemory(to: UInt8.self)
+        // Section 2.2: a server SHOULD ignore at least one empty line received before the request line.
+        var start = 0
+        while start + 1 < bytes.count, bytes[start] == 0x0D, bytes[start + 1] == 0x0A { start += 2 }
+        guard let end = findBlankLine(bytes, from: start, limit: limits.maxHeadBytes) else {
+            if bytes.count - start >= limits.maxHeadBytes {
+                return .failure(Failure(status: .headerFieldsTooLarge, message: "request head is larger than \(limits.maxHeadBytes) bytes"))
+            }
+            return .incomplete
+        }
+        do {
+            let head = try parse(UnsafeBufferPointer(rebasing: bytes[start..<end]), limits: limits)
+            return .head(head, length: end + 4)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The index of the CRLF CRLF that ends the head, searching at most `limit` bytes.
+    private static func findBlankLine(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, limit: Int) -> Int? {
+        let end = min(bytes.count, start + limit)
+        var i = start
+        while i + 3 < end {
+            if bytes[i + 3] != 0x0A { i += bytes[i + 3] == 0x0D ? 1 : 4; continue }
+            if bytes[i] == 0x0D, bytes[i + 1] == 0x0A, bytes[i + 2] == 0x0D { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    /// Parses the lines of a head without its final CRLF CRLF.
+    private static func parse(_ head: UnsafeBufferPointer<UInt8>, limits: Limits) throws(Failure) -> HTTPRequestHead {
+        var lines = split(head)
+        let requestLine = lines.removeFirst()
+        let (method, target, version) = try parseRequestLine(requestLine)
+
+        var headers = HTTPHeaders()
+        guard lines.count <= limits.maxHeaderCount else {
+            throw Failure(status: .headerFieldsTooLarge, message: "more than \(limits.maxHeaderCount) header fields")
+        }
+        for line in lines {
+            let (name, value) = try parseField(line)
+            headers.append(name: name, value: value)
+        }
+        return try interpret(method: method, target: target, version: version, headers: headers, limits: limits)
+    }
+
+    /// Section 2.1: lines end in CRLF; a bare CR or LF inside a line is not accepted.
+    private static func split(_ head: UnsafeBufferPointer<UInt8>) -> [UnsafeBufferPointer<UInt8>] {
+        var lines: [UnsafeBufferPointer<UInt8>] = []
+        var lineStart = 0
+        var i = 0
+        while i + 1 < head.count {
+            if head[i] == 0x0D, head[i + 1] == 0x0A {
+                lines.append(UnsafeBufferPointer(rebasing: head[lineStart..<i]))
+                i += 2
+                lineStart = i
+            } else {
+                i += 1
+            }
+        }
+        lines.append(UnsafeBufferPointer(rebasing: head[lineStart..<head.count]))
+        return lines
+    }
+
+    /// Section 3: request-line = method SP request-target SP HTTP-version
+    private static func parseRequestLine(_ line: UnsafeBufferPointer<UInt8>) throws(Failure) -> (String, String, HTTPVersion) {
+        let parts = line.split(separator: 0x20, omittingEmptySubsequences: false)
+        guard parts.count == 3, let method = token(parts[0]) else {
+            if parts.count == 2, parts[0].allSatisfy(isTokenByte) {
+                throw Failure(status: .badRequest, message: "request line has no HTTP version (HTTP/0.9 is not supported)")
+            }
+            throw Failure(status: .badRequest, message: "malformed request line: expected METHOD SP target SP HTTP/1.1")
+        }
+        guard let target = visibleASCII(parts[1]), !target.isEmpty else {
+            throw Failure(status: .badRequest, message: "malformed request target")
+        }
+        let versionText = String(decoding: parts[2], as: UTF8.self)
+        guard let version = HTTPVersion(rawValue: versionText) else {
+            // Section 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT
+            let bytes = Array(parts[2])
+            if bytes.count == 8, bytes.starts(with: Array("HTTP/".utf8)), isDigit(bytes[5]), bytes[6] == UInt8(ascii: "."), isDigit(bytes[7]) {
+                throw Failure(status: .httpVersionNotSupported, message: "\(versionText) is not supported; use HTTP/1.1")
+            }
+            throw Failure(status: .badRequest, message: "malformed HTTP version")
+        }
+        return (method, try normalizedTarget(target, method: method), version)
+    }
+
+    /// Section 3.2: origin-form ("/path?query"), absolute-form ("http://host/path"), or "*" for OPTIONS.
+    private static func normalizedTarget(_ target: String, method: String) throws(Failure) -> String {
+        if target.hasPrefix("/") { return target }
+        if target == "*", method == "OPTIONS" { return target }
+        for scheme in ["http://", "https://"] where target.lowercased().hasPrefix(scheme) {
+            let rest = target.dropFirst(scheme.count)
+            guard let slash = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) else { return "/" }
+            let path = rest[slash...]
+            return path.hasPrefix("?") ? "/" + path : String(path)
+        }
+        throw Failure(status: .badRequest, message: "malformed request target: expected a path starting with /")
+    }
+
+    /// Section 5: field-line = field-name ":" OWS field-value OWS
+    private static func parseField(_ line: UnsafeBufferPointer<UInt8>) throws(Failure) -> (String, String) {
+        guard let first = line.first, first != 0x20, first != 0x09 else {
+            throw Failure(status: .badRequest, message: "obsolete line folding or empty header line")
+        }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")),
+              let name = token(UnsafeBufferPointer(rebasing: line[..<colon])) else {
+            // Section 5.1: no whitespace is allowed between the field name and the colon.
+            throw Failure(status: .badRequest, message: "malformed header field: expected name: value")
+        }
+        var value = line[(colon + 1)...]
+        while let byte = value.first, byte == 0x20 || byte == 0x09 { value = value.dropFirst() }
+        while let byte = value.last, byte == 0x20 || byte == 0x09 { value = value.dropLast() }
+        // Section 5.5: field values are visible characters, spaces and tabs; NUL, CR and LF are not allowed.
+        guard value.allSatisfy({ $0 == 0x09 || $0 >= 0x20 && $0 != 0x7F }) else {
+            throw Failure(status: .badRequest, message: "header \(name) contains a control character")
+        }
+        guard let text = String(validating: value, as: UTF8.self) else {
+            throw Failure(status: .badRequest, message: "header \(name) is not valid UTF-8")
+        }
+        return (name, text)
+    }
+
+    /// Applies the rules that depend on particular fields.
+    private static func interpret(
+        method: String, target: String, version: HTTPVersion, headers: HTTPHeaders, limits: Limits
+    ) throws(Failure) -> HTTPRequestHead {
+        let hosts = headers.values("Host")
+        // Section 3.2: a server MUST respond 400 to an HTTP/1.1 request without Host, or with more than one.
+        guard hosts.count == 1 || (version == .http10 && hosts.isEmpty) else {
+            throw Failure(status: .badRequest, message: hosts.isEmpty ? "missing Host header" : "more than one Host header")
+        }
+        let transferEncodings = headers.values("Transfer-Encoding")
+        let lengths = headers.values("Content-Length")
+        // Section 6.1: Transfer-Encoding with Content-Length is a smuggling attempt; refuse it outright.
+        if !transferEncodings.isEmpty {
+            guard lengths.isEmpty else {
+                throw Failure(status: .badRequest, message: "Transfer-Encoding and Content-Length together are not allowed")
+            }
+            throw Failure(status: .lengthRequired, message: "request bodies must be sent with Content-Length, not Transfer-Encoding")
+        }
+        var contentLength = 0
+        if let first = lengths.first {
+            // Section 6.3: differing or invalid Content-Length values are an unrecoverable error.
+            guard lengths.allSatisfy({ $0 == first }), !first.isEmpty, first.utf8.allSatisfy(isDigit) else {
+                throw Failure(status: .badRequest, message: "invalid Content-Length: expected one non-negative integer")
+            }
+            guard first.utf8.count <= 18, let length = Int(first), length <= limits.maxBodyBytes else {
+                throw Failure(status: .contentTooLarge, message: "body of \(first) bytes exceeds the limit of \(limits.maxBodyBytes) bytes")
+            }
+            contentLength = length
+        }
+        let connection = headers.values("Connection").flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: [" ", "\t"]).lowercased() }
+        // Section 9.3: HTTP/1.1 is persistent unless "close"; HTTP/1.0 only with "keep-alive".
+        let keepAlive = version == .http11 ? !connection.contains("close") : connection.contains("keep-alive")
+        let expectsContinue = version == .http11 && headers["Expect"]?.lowercased() == "100-continue"
+        return HTTPRequestHead(
+            method: method, target: target, version: version, headers: headers,
+            contentLength: contentLength, keepAlive: keepAlive, expectsContinue: expectsContinue)
+    }
+
+    // MARK: Characters
+
+    /// RFC 9110 section 5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
+
+    private static func token(_ bytes: some Collection<UInt8>) -> String? {
+        guard !bytes.isEmpty, bytes.allSatisfy(isTokenByte) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func visibleASCII(_ bytes: some Collection<UInt8>) -> String? {
+        guard bytes.allSatisfy({ (0x21...0x7E).contains($0) }) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in set: Set<Character>) -> String {
+        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+    }
+}

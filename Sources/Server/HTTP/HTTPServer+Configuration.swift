@@ -1,0 +1,19 @@
+extension HTTPServer {
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        /// 0 lets the kernel choose a free port; `HTTPServer.port` then tells which.
+        public var port: UInt16 = 8080
+        /// Event-loop threads, each with its own listener on the shared port; defaults to the core count.
+        public var threads = HTTPServer.coreCount
+        public var limits = HTTPParser.Limits()
+        /// A request whose head and body have not fully arrived this long after its first byte
+        /// is answered 408 and its connection closed; so is a response the client stops reading.
+        public var requestTimeout: Duration = .seconds(30)
+        /// A keep-alive connection with nothing in flight is closed after this long.
+        public var idleTimeout: Duration = .seconds(120)
+        /// On shutdown, requests in flight get this long to finish.
+        public var shutdownGrace: Duration = .seconds(10)
+
+        public init() {}
+    }
+}

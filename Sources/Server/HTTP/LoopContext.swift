@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What one event loop shares with its connections: the time, limits, and scratch space.
+final class LoopContext {
+    let limits: HTTPParser.Limits
+    let requestTimeoutMilliseconds: Int64
+    let idleTimeoutMilliseconds: Int64
+    /// Monotonic milliseconds, refreshed once per loop iteration.
+    private(set) var now: Int64 = 0
+    /// The `Date` header value (RFC 9110 section 5.6.7), refreshed each second.
+    private(set) var date = ""
+    private var dateSecond = -1
+    var isShuttingDown = false
+    /// Where `recv` writes before bytes are appended to a connection's buffer.
+    let receiveBuffer: UnsafeMutableRawBufferPointer
+    private(set) var responses = 0
+
+    init(configuration: HTTPServer.Configuration) {
+        limits = configuration.limits
+        requestTimeoutMilliseconds = configuration.requestTimeout.milliseconds
+        idleTimeoutMilliseconds = configuration.idleTimeout.milliseconds
+        receiveBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+        tick()
+    }
+
+    deinit { receiveBuffer.deallocate() }
+
+    func tick() {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        now = Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+        var wall = time(nil)
+        if Int(wall) != dateSecond {
+            dateSecond = Int(wall)
+            var parts = tm()
+            gmtime_r(&wall, &parts)
+            var text = [CChar](repeating: 0, count: 64)
+            let count = strftime(&text, text.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
+            date = String(decoding: text[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+
+    func recordResponse() { responses += 1 }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

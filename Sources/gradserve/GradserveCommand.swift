@@ -1,0 +1,130 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import Model
+import Server
+
+@main
+struct GradserveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gradserve",
+        abstract: "Serve a neural network's per-sample gradients and optimizer steps over HTTP/JSON.")
+
+    @Option(help: "Address to listen on. Anything but loopback exposes the server: put TLS in front.")
+    var host = "127.0.0.1"
+    @Option(help: "Port to listen on; 0 picks a free one (printed on the first line of stdout).")
+    var port: UInt16 = 8080
+    @Option(help: "Dense model sizes D,H1,H2.")
+    var layers = "3,3,3"
+    @Option(help: "Seed of the initial parameters.")
+    var seed: UInt64 = 42
+    @Option(name: .customLong("init"), help: "Initial weights: glorot or uniform01 (biases start at zero).")
+    var initialization: Initialization = .glorot
+    @Option(help: "sgd, momentum or adam.")
+    var optimizer: OptimizerConfiguration.Kind = .sgd
+    @Option(help: "Learning rate.")
+    var lr: Float = 0.001
+    @Option(help: "Momentum coefficient (momentum optimizer).")
+    var momentum: Float = 0.9
+    @Option(help: "Adam's beta1.")
+    var beta1: Float = 0.9
+    @Option(help: "Adam's beta2.")
+    var beta2: Float = 0.999
+    @Option(help: "Adam's epsilon.")
+    var epsilon: Float = 1e-8
+    @Option(help: "Clip each posted gradient to this global L2 norm.")
+    var clipNorm: Float?
+    @Option(help: "Learning-rate schedule: constant or cosine.")
+    var lrSchedule: ScheduleKind = .constant
+    @Option(help: "Cosine schedule: steps over which the rate decays.")
+    var lrDecaySteps = 1000
+    @Option(help: "Cosine schedule: final rate as a fraction of --lr.")
+    var lrFinalFactor: Float = 0.0
+    @Option(help: "How many versions an /apply base version may lag behind.")
+    var maxStaleness = 0
+    @Option(help: "Event-loop threads (default: one per core).")
+    var threads = HTTPServer.coreCount
+    @Option(help: "Largest request body in bytes.")
+    var maxBodyBytes = 64 * 1024 * 1024
+    @Option(help: "Most samples in one request.")
+    var maxSamples = 100_000
+    @Option(help: "Seconds a request may take to arrive, and a response to be read.")
+    var requestTimeout = 30.0
+    @Option(help: "Seconds an idle keep-alive connection stays open.")
+    var idleTimeout = 120.0
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    enum ScheduleKind: String, ExpressibleByArgument { case constant, cosine }
+
+    func makeConfiguration() throws -> GradserveConfiguration {
+        var configuration = GradserveConfiguration()
+        configuration.http.host = host
+        configuration.http.port = port
+        configuration.http.threads = threads
+        configuration.http.limits.maxBodyBytes = maxBodyBytes
+        configuration.http.requestTimeout = .milliseconds(Int64(requestTimeout * 1000))
+        configuration.http.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        configuration.network = .mlp(layers: try Self.sizes(layers, option: "--layers"))
+        configuration.initialization = initialization
+        configuration.seed = seed
+        configuration.optimizer = OptimizerConfiguration(
+            kind: optimizer, learningRate: lr, momentum: momentum, beta1: beta1, beta2: beta2, epsilon: epsilon,
+            clipNorm: clipNorm,
+            schedule: lrSchedule == .cosine ? .cosine(decaySteps: lrDecaySteps, finalFactor: lrFinalFactor) : .constant)
+        configuration.maxStaleness = maxStaleness
+        configuration.maxSamples = maxSamples
+        return configuration
+    }
+
+    func run() throws {
+        var logger = Logger(label: "gradserve")
+        logger.logLevel = logLevel
+        let configuration = try makeConfiguration()
+        // Block the stop signals before any thread starts, so that only `sigwait` below sees them.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        signal(SIGPIPE, SIG_IGN)
+
+        let gradserve: Gradserve
+        do {
+            gradserve = try Gradserve(configuration: configuration, logger: logger)
+        } catch let error as ModelError {
+            throw ValidationError(error.message)
+        }
+        gradserve.server.start()
+        print("listening on \(host):\(gradserve.server.port)")
+        fflush(nil)
+        logger.info("serving", metadata: [
+            "model": "\(configuration.network)", "optimizer": "\(configuration.optimizer.kind)",
+            "threads": "\(configuration.http.threads)",
+        ])
+
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        logger.info("stopping: finishing requests in flight", metadata: ["signal": "\(received)"])
+        gradserve.server.stop()
+        gradserve.server.wait()
+        logger.info("stopped")
+    }
+}
+
+extension GradserveCommand {
+    /// "3,3,3" as [3, 3, 3].
+    static func sizes(_ text: String, option: String) throws -> [Int] {
+        let sizes = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+        guard !sizes.isEmpty, sizes.allSatisfy({ $0 != nil }) else {
+            throw ValidationError("\(option): expected sizes like 3,3,3, got \(text)")
+        }
+        return sizes.compactMap { $0 }
+    }
+}
+
+extension Initialization: ExpressibleByArgument {}
+extension OptimizerConfiguration.Kind: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {}
