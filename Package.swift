@@ -36,5 +36,7 @@ let package = Package(
         ]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Model", "TestSupport", "gradserve"]),
     ]
 )

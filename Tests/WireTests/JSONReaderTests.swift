@@ -72,7 +72,7 @@ import Testing
 @Suite struct RoundTripTests {
     @Test func everyFloatWrittenReadsBackBitForBit() throws {
         var generator = SeededGenerator(seed: 99)
-        var values: [Float] = [0, -0.0, 1, -1, .leastNonzeroMagnitude, .greatestFiniteMagnitude, .ulpOfOne, 0.1, 1e-45, 3.4028235e38]
+        var values: [Float] = [0, -0.0, 1, -1, .leastNonzeroMagnitude, .greatestFiniteMagnitude, .ulpOfOne, 0.1, 3.4028235e38]
         values += (0..<20_000).map { _ in Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &generator)) }.filter(\.isFinite)
         var writer = JSONWriter()
         writer.numbers(values)

@@ -1,0 +1,156 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// HTTP behaviour of the real binary over raw sockets: what curl will not send.
+@Suite struct HTTPEndToEndTests {
+    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
+        let server = try ServerProcess()
+        let client = try RawClient(port: server.port)
+        let forward = #"{"samples": [{"x": [1, 2, 3]}]}"#
+        client.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n"
+            + "POST /forward HTTP/1.1\r\nHost: t\r\nContent-Length: \(forward.utf8.count)\r\n\r\n\(forward)"
+            + "GET /missing HTTP/1.1\r\nHost: t\r\n\r\n"
+            + "GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        let statuses = (0..<4).compactMap { _ in client.readResponse()?.status }
+        #expect(statuses == [200, 200, 404, 200])
+    }
+
+    @Test func keepAliveByDefaultAndCloseWhenAsked() throws {
+        let server = try ServerProcess()
+        let client = try RawClient(port: server.port)
+        for _ in 0..<3 {
+            client.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+            let response = client.readResponse()
+            #expect(response?.status == 200)
+            #expect(response?.header("Connection") == nil)
+            #expect(response?.header("Content-Type") == "application/json")
+            #expect(response?.header("Content-Length") == String(response?.body.count ?? -1))
+        }
+        client.send("GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        #expect(client.readResponse()?.header("Connection") == "close")
+        #expect(client.isClosedByPeer())
+    }
+
+    @Test func http10ClosesUnlessKeepAliveIsAsked() throws {
+        let server = try ServerProcess()
+        let plain = try RawClient(port: server.port)
+        plain.send("GET /health HTTP/1.0\r\n\r\n")
+        let response = plain.readResponse()
+        #expect(response?.status == 200)
+        #expect(response?.text == #"{"status":"ok","version":0}"#)
+        #expect(plain.isClosedByPeer())
+
+        let kept = try RawClient(port: server.port)
+        for _ in 0..<2 {
+            kept.send("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            #expect(kept.readResponse()?.status == 200)
+        }
+    }
+
+    @Test func headAnswersWithoutBody() throws {
+        let server = try ServerProcess()
+        let client = try RawClient(port: server.port)
+        client.send("HEAD /health HTTP/1.1\r\nHost: t\r\n\r\nGET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        let head = client.readResponse(isHead: true)
+        #expect(head?.status == 200)
+        #expect(head?.header("Content-Length") == "27")
+        #expect(head?.body.isEmpty == true)
+        #expect(client.readResponse()?.text == #"{"status":"ok","version":0}"#)
+    }
+
+    @Test func methodErrors() throws {
+        let server = try ServerProcess()
+        let wrong = try RawClient(port: server.port)
+        wrong.send("DELETE /params HTTP/1.1\r\nHost: t\r\n\r\n")
+        let notAllowed = wrong.readResponse()
+        #expect(notAllowed?.status == 405)
+        #expect(notAllowed?.header("Allow") == "GET, PUT, HEAD")
+        let unknown = try RawClient(port: server.port)
+        unknown.send("BREW /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(unknown.readResponse()?.status == 501)
+    }
+
+    @Test func malformedHeadGets400AndTheConnectionCloses() throws {
+        let server = try ServerProcess()
+        let client = try RawClient(port: server.port)
+        client.send("GET / HTTP/1.1\r\nBad Header\r\n\r\n")
+        let response = client.readResponse()
+        #expect(response?.status == 400)
+        #expect(response?.text.contains("malformed header field") == true)
+        #expect(client.isClosedByPeer())
+    }
+
+    @Test func oversizedHeadGets431() throws {
+        let server = try ServerProcess()
+        let client = try RawClient(port: server.port)
+        client.send("GET /health HTTP/1.1\r\nHost: t\r\nX-Big: " + String(repeating: "a", count: 20_000) + "\r\n\r\n")
+        #expect(client.readResponse()?.status == 431)
+    }
+
+    @Test func oversizedBodyGets413BeforeItIsSent() throws {
+        let server = try ServerProcess(["--max-body-bytes", "1000"])
+        let client = try RawClient(port: server.port)
+        client.send("POST /forward HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n")
+        let response = client.readResponse()
+        #expect(response?.status == 413)
+        #expect(response?.header("Connection") == "close")
+        // Sending the body anyway does not reset the answer away; the server then closes.
+        client.send(String(repeating: "x", count: 1001))
+        #expect(client.isClosedByPeer())
+    }
+
+    @Test func expectContinueGets100ThenTheAnswer() throws {
+        let server = try ServerProcess()
+        let client = try RawClient(port: server.port)
+        let body = #"{"samples": [{"x": [1, 2, 3]}]}"#
+        client.send("POST /forward HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: \(body.utf8.count)\r\n\r\n")
+        #expect(client.readResponse()?.status == 100)
+        client.send(body)
+        #expect(client.readResponse()?.status == 200)
+    }
+
+    @Test func stalledRequestTimesOutWhileOthersAreServed() throws {
+        let server = try ServerProcess(["--request-timeout", "1"])
+        let stalled = try RawClient(port: server.port)
+        stalled.send("POST /forward HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{\"sam")
+        let other = try RawClient(port: server.port)
+        other.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(other.readResponse()?.status == 200)
+        stalled.setTimeout(seconds: 5)
+        #expect(stalled.readResponse()?.status == 408)
+        #expect(stalled.isClosedByPeer())
+    }
+
+    @Test func idleConnectionsAndAClientThatNeverReadsDoNotBlockOthers() throws {
+        let server = try ServerProcess(["--layers", "64,256,256", "--threads", "1"])
+        let idle = try (0..<300).map { _ in try RawClient(port: server.port) }
+        // Asks for a ~1.3 MB response 50 times and never reads any of them.
+        let hog = try RawClient(port: server.port)
+        hog.send(String(repeating: "GET /params HTTP/1.1\r\nHost: t\r\n\r\n", count: 50))
+        let other = try RawClient(port: server.port)
+        for _ in 0..<5 {
+            other.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(other.readResponse()?.status == 200)
+        }
+        #expect(idle.count == 300)
+    }
+
+    @Test func sigtermFinishesTheRequestInFlightThenExitsZero() throws {
+        let server = try ServerProcess()
+        let client = try RawClient(port: server.port)
+        let body = #"{"samples": [{"x": [1, 2, 3], "t": 1}]}"#
+        client.send("POST /gradients HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body.prefix(10))
+        Thread.sleep(forTimeInterval: 0.3)
+        kill(server.process.processIdentifier, SIGTERM)
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(server.process.isRunning, "still finishing the request in flight")
+        client.send(String(body.dropFirst(10)))
+        let response = client.readResponse()
+        #expect(response?.status == 200)
+        #expect(response?.header("Connection") == "close")
+        server.process.waitUntilExit()
+        #expect(server.process.terminationStatus == 0)
+        #expect((try? RawClient(port: server.port)) == nil, "no longer accepting")
+    }
+}
