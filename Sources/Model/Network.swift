@@ -83,7 +83,7 @@ extension Network {
 
 extension ModelError {
     /// The same error with its message placed under `context`, such as "samples[3]".
-    func prefixed(_ context: String) -> ModelError {
+    public func prefixed(_ context: String) -> ModelError {
         switch self {
         case .invalidShape(let m): .invalidShape("\(context).\(m)")
         case .shapeMismatch(let m): .shapeMismatch("\(context).\(m)")

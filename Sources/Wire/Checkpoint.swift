@@ -38,9 +38,10 @@ public struct Checkpoint: Sendable {
         var version: Int?, parameters: TensorSet?
         var name: OptimizerConfiguration.Kind?, step: Int?
         var first: TensorSet?, second: TensorSet?
+        /// Shapes that do not fit the model are the model's error (422), named by field.
         func tensorSet(_ reader: inout JSONReader) throws -> TensorSet {
             let tensors = try reader.readTensorMap()
-            do { return try TensorSet(layout: layout, tensors: tensors) } catch { throw reader.invalid(error.message) }
+            do { return try TensorSet(layout: layout, tensors: tensors) } catch { throw error.prefixed(reader.currentPath) }
         }
         try reader.readObject { reader, key in
             switch key {

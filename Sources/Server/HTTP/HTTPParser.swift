@@ -26,7 +26,11 @@ public enum HTTPParser {
     }
 
     /// Methods this server knows; anything else is answered 501 (RFC 9110 section 9.1).
-    static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
+    static let knownMethods: Set<String> = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+        // The safe method with a body (draft-ietf-httpbis-safe-method-w-body); known, so a route answers 405.
+        "QUERY",
+    ]
 
     public static func parseHead(_ bytes: UnsafeRawBufferPointer, limits: Limits) -> Result {
         let bytes = bytes.bindMemory(to: UInt8.self)

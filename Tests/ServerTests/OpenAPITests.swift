@@ -1,0 +1,44 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `openapi.yaml` is valid OpenAPI, and the live server keeps to it under schemathesis's
+/// generated requests. The Python tools come from the virtual environment `make test` creates.
+@Suite struct OpenAPITests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let venv = root.appendingPathComponent(".venv/bin")
+    static let spec = root.appendingPathComponent("openapi.yaml").path
+
+    func tool(_ name: String) throws -> String {
+        let path = Self.venv.appendingPathComponent(name).path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            Issue.record("\(path) is missing: run `make test`, which installs the Python test tools")
+            throw CancellationError()
+        }
+        return path
+    }
+
+    @Test func specIsValidOpenAPI() throws {
+        let result = try run(try tool("python"), ["-c", """
+            from openapi_spec_validator import validate
+            from openapi_spec_validator.readers import read_from_filename
+            validate(read_from_filename('\(Self.spec)')[0])
+            print('valid')
+            """])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "valid\n")
+    }
+
+    @Test(.timeLimit(.minutes(5)))
+    func schemathesisFindsNoServerErrorAndNoResponseOutsideTheSchema() throws {
+        let server = try ServerProcess()
+        let result = try run(try tool("schemathesis"), [
+            "run", Self.spec, "--url", server.url, "--max-examples", "60", "--workers", "2",
+            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance",
+            "--seed", "1",
+        ])
+        #expect(result.status == 0, "\(result.stdout.suffix(4000))")
+        #expect(result.stdout.contains("Tested: 10"), "every operation was exercised")
+        #expect(try curl(["\(server.url)/health"]).status == 200, "still serving after the run")
+    }
+}
