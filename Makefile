@@ -29,4 +29,4 @@ test: deps venv
 	swift test
 
 demo: build
-	swift build
+	scripts/demo.sh

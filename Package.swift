@@ -7,7 +7,9 @@ let package = Package(
         .library(name: "Model", targets: ["Model"]),
         .library(name: "Wire", targets: ["Wire"]),
         .library(name: "Server", targets: ["Server"]),
+        .library(name: "Client", targets: ["Client"]),
         .executable(name: "gradserve", targets: ["gradserve"]),
+        .executable(name: "gradctl", targets: ["gradctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -24,6 +26,12 @@ let package = Package(
         .target(name: "Model", dependencies: ["CBLAS"]),
         .target(name: "Wire", dependencies: ["Model", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
         .target(name: "CLinux"),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(name: "Client", dependencies: ["Model", "Wire", "CCurl"]),
         .target(name: "Server", dependencies: [
             "Model", "Wire", "CLinux",
             .product(name: "Logging", package: "swift-log"),
@@ -34,9 +42,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .executableTarget(name: "gradctl", dependencies: [
+            "Client", "Model", "Wire",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Model", "TestSupport", "gradserve"]),
+        .testTarget(name: "ClientTests", dependencies: ["Client", "Wire", "Model", "TestSupport", "gradserve", "gradctl"]),
     ]
 )

@@ -1,0 +1,197 @@
+import CCurl
+import Foundation
+import Synchronization
+
+/// One HTTP exchange as the client sends it.
+public struct HTTPCall: Sendable {
+    public var method: String
+    public var url: String
+    public var body: [UInt8]?
+    public var headers: [String]
+    public var timeout: Duration
+
+    public init(method: String, url: String, body: [UInt8]? = nil, headers: [String] = [], timeout: Duration) {
+        self.method = method
+        self.url = url
+        self.body = body
+        self.headers = headers
+        self.timeout = timeout
+    }
+}
+
+/// A status and body as received.
+public struct HTTPResult: Sendable {
+    public var status: Int
+    public var body: [UInt8]
+}
+
+/// Why an exchange failed before any HTTP answer arrived.
+public struct TransportError: Error, Sendable, CustomStringConvertible {
+    public let url: String
+    public let code: Int
+    public let message: String
+
+    /// Failures where the request cannot have reached the server's handler, or the answer
+    /// was lost on the way back: worth retrying for a safe request.
+    public var isConnectionFailure: Bool {
+        [CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT, CURLE_OPERATION_TIMEDOUT, CURLE_SEND_ERROR,
+         CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE].map { Int($0.rawValue) }.contains(code)
+    }
+
+    public var description: String { "\(url): \(message) (curl error \(code))" }
+}
+
+/// HTTP over libcurl's multi interface: one thread drives every transfer, so many requests
+/// wait on the network at once while connections are kept alive and reused across calls.
+public final class CurlTransport: Sendable {
+    private let engine: Engine
+
+    /// `maxConnections` bounds the requests in flight; more are queued by libcurl.
+    public init(maxConnections: Int = 16) {
+        Self.globalInit
+        engine = Engine(maxConnections: maxConnections)
+        let engine = engine
+        let thread = Thread { engine.run() }
+        thread.name = "gradserve-curl"
+        thread.start()
+    }
+
+    deinit { engine.stop() }
+
+    /// libcurl's global state must be set up once, before any other thread uses it.
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    public func perform(_ call: HTTPCall) async throws -> HTTPResult {
+        try await withCheckedThrowingContinuation { continuation in
+            engine.submit(Transfer(call: call, continuation: continuation))
+        }
+    }
+}
+
+/// One transfer's buffers, kept alive until libcurl is done with them.
+private final class Transfer: @unchecked Sendable {
+    let call: HTTPCall
+    let continuation: CheckedContinuation<HTTPResult, any Error>
+    var response: [UInt8] = []
+    var headerList: UnsafeMutablePointer<curl_slist>?
+    var body: UnsafeMutableRawBufferPointer?
+    let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
+
+    init(call: HTTPCall, continuation: CheckedContinuation<HTTPResult, any Error>) {
+        self.call = call
+        self.continuation = continuation
+        errorBuffer[0] = 0
+    }
+
+    deinit {
+        curl_slist_free_all(headerList)
+        body?.deallocate()
+        errorBuffer.deallocate()
+    }
+
+    /// Appends received bytes; called by libcurl on the engine thread.
+    static let write: gs_curl_write_callback = { data, size, count, userdata in
+        let transfer = Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue()
+        transfer.response.append(contentsOf: UnsafeRawBufferPointer(start: data, count: size * count))
+        return size * count
+    }
+}
+
+/// The multi handle and the thread that drives it. Other threads only touch `queue` and `stopped`.
+private final class Engine: @unchecked Sendable {
+    private let multi: UnsafeMutableRawPointer
+    private let queue = Mutex<[Transfer]>([])
+    private let stopped = Atomic<Bool>(false)
+    private var active: [UnsafeMutableRawPointer: Transfer] = [:]
+    private var idleHandles: [UnsafeMutableRawPointer] = []
+
+    init(maxConnections: Int) {
+        multi = curl_multi_init()
+        gs_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max(1, maxConnections))
+        gs_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(1, maxConnections))
+    }
+
+    func submit(_ transfer: Transfer) {
+        queue.withLock { $0.append(transfer) }
+        curl_multi_wakeup(multi)
+    }
+
+    func stop() {
+        stopped.store(true, ordering: .releasing)
+        curl_multi_wakeup(multi)
+    }
+
+    func run() {
+        while !stopped.load(ordering: .acquiring) {
+            for transfer in queue.withLock({ queue in defer { queue.removeAll() }; return queue }) {
+                start(transfer)
+            }
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
+            finishCompleted()
+            var ready: Int32 = 0
+            curl_multi_poll(multi, nil, 0, 1000, &ready)
+        }
+        for (handle, transfer) in active {
+            curl_multi_remove_handle(multi, handle)
+            curl_easy_cleanup(handle)
+            transfer.continuation.resume(throwing: TransportError(url: transfer.call.url, code: -1, message: "client shut down"))
+        }
+        idleHandles.forEach { curl_easy_cleanup($0) }
+        curl_multi_cleanup(multi)
+    }
+
+    private func start(_ transfer: Transfer) {
+        let handle = idleHandles.popLast() ?? curl_easy_init()!
+        curl_easy_reset(handle)
+        let call = transfer.call
+        gs_easy_setopt_string(handle, CURLOPT_URL, call.url)
+        // No signals from libcurl's resolver timeouts in a multi-threaded process.
+        gs_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        gs_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(call.timeout.components.seconds * 1000 + call.timeout.components.attoseconds / 1_000_000_000_000_000))
+        gs_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, 5000)
+        gs_easy_setopt_long(handle, CURLOPT_TCP_NODELAY, 1)
+        gs_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, transfer.errorBuffer)
+        gs_easy_setopt_write_callback(handle, CURLOPT_WRITEFUNCTION, Transfer.write)
+        gs_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, Unmanaged.passUnretained(transfer).toOpaque())
+        // An empty Expect stops libcurl from waiting for "100 Continue" before large bodies.
+        var headers = ["Expect:"] + call.headers
+        if call.body != nil { headers.append("Content-Type: application/json") }
+        for header in headers { transfer.headerList = curl_slist_append(transfer.headerList, header) }
+        gs_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, transfer.headerList)
+        if let body = call.body {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(body.count, 1), alignment: 1)
+            body.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            transfer.body = buffer
+            gs_easy_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+            gs_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, buffer.baseAddress)
+            if call.method != "POST" { gs_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, call.method) }
+        } else if call.method == "GET" {
+            gs_easy_setopt_long(handle, CURLOPT_HTTPGET, 1)
+        } else {
+            gs_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, call.method)
+        }
+        active[handle] = transfer
+        curl_multi_add_handle(multi, handle)
+    }
+
+    private func finishCompleted() {
+        var remaining: Int32 = 0
+        while let message = curl_multi_info_read(multi, &remaining) {
+            guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle,
+                  let transfer = active.removeValue(forKey: handle) else { continue }
+            let code = message.pointee.data.result
+            var status = 0
+            gs_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+            curl_multi_remove_handle(multi, handle)
+            idleHandles.append(handle)
+            if code == CURLE_OK {
+                transfer.continuation.resume(returning: HTTPResult(status: status, body: transfer.response))
+            } else {
+                let detail = String(cString: transfer.errorBuffer)
+                let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+                transfer.continuation.resume(throwing: TransportError(url: transfer.call.url, code: Int(code.rawValue), message: message))
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import Model
+import Wire
+
+/// A typed client for one gradserve server.
+///
+/// Safe requests (GET, `/forward`, `/gradients`) are retried with exponential backoff when the
+/// connection fails. `/apply` carries the base version, so retrying it can never apply twice:
+/// a 409 whose current version is base + 1 means the first try landed.
+public struct GradClient: Sendable {
+    public struct Configuration: Sendable {
+        /// Time allowed for one request, answer included.
+        public var timeout: Duration = .seconds(60)
+        /// Attempts for a request that may be retried.
+        public var attempts = 4
+        /// Delay before the first retry; doubled after each.
+        public var backoff: Duration = .milliseconds(100)
+        /// Sent as `Authorization: Bearer <token>` when set.
+        public var token: String?
+
+        public init() {}
+    }
+
+    public let baseURL: String
+    public let configuration: Configuration
+    private let transport: CurlTransport
+
+    public init(baseURL: String, configuration: Configuration = Configuration(), transport: CurlTransport) throws(ClientError) {
+        var url = baseURL
+        while url.hasSuffix("/") { url.removeLast() }
+        guard url.hasPrefix("http://") || url.hasPrefix("https://"), url.split(separator: "/").count == 2 else {
+            throw .invalidURL(baseURL)
+        }
+        self.baseURL = url
+        self.configuration = configuration
+        self.transport = transport
+    }
+
+    // MARK: Endpoints
+
+    public func health() async throws -> HealthResponse {
+        try await call("GET", "/health", retry: true) { try HealthResponse(reading: &$0) }
+    }
+
+    public func model() async throws -> ModelDescription {
+        try await call("GET", "/model", retry: true) { try ModelDescription(reading: &$0) }
+    }
+
+    public func params(format: TensorFormat = .numbers) async throws -> ParamsResponse {
+        try await call("GET", "/params?tensor_format=\(format.rawValue)", retry: true) { try ParamsResponse(reading: &$0) }
+    }
+
+    /// Replaces every parameter; returns the new version.
+    public func putParams(_ parameters: [String: Tensor], expectedVersion: Int? = nil, format: TensorFormat = .numbers) async throws -> Int {
+        var writer = JSONWriter()
+        TensorsRequest(tensors: parameters, version: expectedVersion).encode(to: &writer, field: "parameters", format: format)
+        return try await call("PUT", "/params", body: writer.bytes, retry: false) { try VersionResponse(reading: &$0).version }
+    }
+
+    public func forward(_ samples: [Sample]) async throws -> ForwardResponse {
+        var writer = JSONWriter()
+        ForwardRequest(samples: samples).encode(to: &writer)
+        return try await call("POST", "/forward", body: writer.bytes, retry: true) { try ForwardResponse(reading: &$0) }
+    }
+
+    public func gradients(_ samples: [Sample], reduce: Reduction = .none, format: TensorFormat = .numbers) async throws -> GradientsResponse {
+        var writer = JSONWriter()
+        GradientsRequest(samples: samples, reduce: reduce, tensorFormat: format).encode(to: &writer)
+        return try await call("POST", "/gradients", body: writer.bytes, retry: true) { try GradientsResponse(reading: &$0) }
+    }
+
+    /// One optimizer step with `gradients` computed at `baseVersion`; returns the new version.
+    /// Without a base version the step is applied unconditionally and never retried.
+    public func apply(_ gradients: [String: Tensor], baseVersion: Int?, format: TensorFormat = .numbers) async throws -> Int {
+        var writer = JSONWriter()
+        TensorsRequest(tensors: gradients, version: baseVersion).encode(to: &writer, field: "gradients", format: format)
+        let (result, attempts) = try await exchange("POST", "/apply", body: writer.bytes, retry: baseVersion != nil)
+        if attempts > 1, result.status == 409, let baseVersion,
+           (try? JSONReader.read(result.body) { try ErrorResponse(reading: &$0) })?.currentVersion == baseVersion + 1 {
+            // An earlier attempt landed and its answer was lost on the way back.
+            return baseVersion + 1
+        }
+        return try decode(result, url: baseURL + "/apply") { try VersionResponse(reading: &$0).version }
+    }
+
+    public func apply(_ gradients: TensorSet, baseVersion: Int?, format: TensorFormat = .numbers) async throws -> Int {
+        try await apply(Dictionary(uniqueKeysWithValues: gradients.tensors.map { ($0.name, $0.tensor) }), baseVersion: baseVersion, format: format)
+    }
+
+    /// The full training state, for moving a run or bringing another server in line.
+    public func checkpoint(layout: ParameterLayout, format: TensorFormat = .b64) async throws -> Checkpoint {
+        try await call("GET", "/checkpoint?tensor_format=\(format.rawValue)", retry: true) { try Checkpoint(reading: &$0, layout: layout) }
+    }
+
+    public func restore(_ checkpoint: Checkpoint, format: TensorFormat = .b64) async throws -> Int {
+        var writer = JSONWriter()
+        checkpoint.encode(to: &writer, format: format)
+        return try await call("PUT", "/checkpoint", body: writer.bytes, retry: false) { try VersionResponse(reading: &$0).version }
+    }
+
+    /// A GET of `path` as the raw JSON answer (for `--json` output), checked to be JSON.
+    public func raw(_ path: String) async throws -> [UInt8] {
+        let (result, _) = try await exchange("GET", path, body: nil, retry: true)
+        try decode(result, url: baseURL + path) { try $0.skipValue() }
+        return result.body
+    }
+
+    // MARK: Exchange
+
+    private func call<T>(_ method: String, _ path: String, body: [UInt8]? = nil, retry: Bool,
+                         decode: (inout JSONReader) throws -> T) async throws -> T {
+        let (result, _) = try await exchange(method, path, body: body, retry: retry)
+        return try self.decode(result, url: baseURL + path, decode)
+    }
+
+    /// Sends a request, retrying connection failures when `retry`; returns the answer and the attempts it took.
+    private func exchange(_ method: String, _ path: String, body: [UInt8]?, retry: Bool) async throws -> (HTTPResult, attempts: Int) {
+        let url = baseURL + path
+        var headers: [String] = []
+        if let token = configuration.token { headers.append("Authorization: Bearer \(token)") }
+        let request = HTTPCall(method: method, url: url, body: body, headers: headers, timeout: configuration.timeout)
+        var delay = configuration.backoff
+        var attempt = 1
+        while true {
+            do {
+                return (try await transport.perform(request), attempt)
+            } catch let error as TransportError {
+                guard retry, error.isConnectionFailure, attempt < configuration.attempts else {
+                    throw ClientError.transport(url: url, message: error.message)
+                }
+                attempt += 1
+                try await Task.sleep(for: delay)
+                delay *= 2
+            }
+        }
+    }
+
+    /// The decoded answer, or the server's error as a `ClientError`.
+    private func decode<T>(_ result: HTTPResult, url: String, _ decode: (inout JSONReader) throws -> T) throws -> T {
+        guard (200..<300).contains(result.status) else {
+            let error = try? JSONReader.read(result.body) { try ErrorResponse(reading: &$0) }
+            throw ClientError.server(url: url, status: result.status, code: error?.code ?? "http_\(result.status)",
+                                     message: error?.message ?? String(decoding: result.body.prefix(200), as: UTF8.self),
+                                     currentVersion: error?.currentVersion)
+        }
+        do {
+            return try JSONReader.read(result.body, decode)
+        } catch {
+            throw ClientError.invalidResponse(url: url, message: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import ArgumentParser
+import Client
+import Foundation
+import Model
+import Synchronization
+import Wire
+
+struct Train: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train remotely: per-sample gradients from the servers, averaged here, one /apply per mini-batch on every server.")
+
+    @Option(name: .customLong("server"), help: "Server base URL; repeat to spread the work over several servers.")
+    var servers: [String] = ["http://127.0.0.1:8080"]
+    @Option(help: "Training data: CSV (inputs, target last) or JSON Lines ({\"x\": [...], \"t\": ...} or graphs).")
+    var data: String?
+    @Option(help: "Instead of --data, N samples of the reference task (x uniform in [0,1)^D, t = |x|).")
+    var synthetic: Int?
+    @Option(help: "Seed of the synthetic data.") var dataSeed: UInt64 = 1
+    @Option(help: "Samples per mini-batch.") var batch = 32
+    @Option(help: "Passes over the data.") var epochs = 1
+    @Option(help: "Seed of the shuffle before each epoch.") var shuffleSeed: UInt64 = 0
+    @Option(help: "Requests in flight at once.") var parallel = 4
+    @Option(help: "Evaluation data, scored after each epoch (MSE and MAE).") var eval: String?
+    @Option(help: "Write the loss of every step to this CSV file.") var history: String?
+    @Flag(help: "Ask each server for the sum of its part's gradients instead of one gradient per sample.")
+    var reduceSum = false
+    @Option(help: "Tensor encoding on the wire: numbers or b64.") var tensorFormat: TensorFormat = .numbers
+    @Flag(help: "At the end, put back the parameters of the epoch with the best evaluation MAE.") var keepBest = false
+    @Option(help: "Seconds allowed for one request.") var timeout = 60.0
+    @Option(help: "File holding the bearer token (or set GRADSERVE_TOKEN).") var tokenFile: String?
+
+    func validate() throws {
+        guard (data == nil) != (synthetic == nil) else { throw ValidationError("give either --data FILE or --synthetic N") }
+        if keepBest, eval == nil { throw ValidationError("--keep-best needs --eval FILE") }
+    }
+
+    func run() async throws {
+        let transport = CurlTransport(maxConnections: max(parallel, servers.count))
+        let serverOptions = try ServerOptions.parse(["--timeout", String(timeout)] + (tokenFile.map { ["--token-file", $0] } ?? []))
+        let clients = try servers.map { try serverOptions.makeClient($0, transport: transport) }
+        let training: Dataset
+        if let data {
+            training = try Dataset.load(path: data)
+        } else {
+            let model = try await clients[0].model()
+            training = Dataset.synthetic(count: synthetic!, dimension: model.layers[0], seed: dataSeed)
+        }
+        let evaluation = try eval.map { try Dataset.load(path: $0) }
+
+        var options = Trainer.Options()
+        options.batchSize = batch
+        options.epochs = epochs
+        options.shuffleSeed = shuffleSeed
+        options.parallel = parallel
+        options.reduceSum = reduceSum
+        options.tensorFormat = tensorFormat
+        options.keepBest = keepBest
+        let trainer = Trainer(servers: clients, options: options)
+
+        print("training on \(training.samples.count) samples from \(training.source) with \(servers.count) server(s): "
+              + "batch \(batch), \(epochs) epoch(s), \(parallel) request(s) in flight")
+        let progress = Progress(history: try history.map(HistoryFile.init))
+        let report = try await trainer.train(training, evaluation: evaluation) { progress.handle($0) }
+        if let restored = report.restoredEpoch {
+            print("kept the parameters of epoch \(restored), the best on \(eval!), as version \(report.finalVersion)")
+        }
+        print("done: version \(report.finalVersion)")
+    }
+}
+
+extension TensorFormat: ExpressibleByArgument {}
+
+/// The per-step loss history as CSV.
+final class HistoryFile: Sendable {
+    private let handle: FileHandle
+
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data("step,epoch,version,loss,seconds\n".utf8)),
+              let handle = FileHandle(forWritingAtPath: path) else {
+            throw ValidationError("--history: cannot write \(path)")
+        }
+        handle.seekToEndOfFile()
+        self.handle = handle
+    }
+
+    func append(_ step: Trainer.Step) {
+        handle.write(Data("\(step.step),\(step.epoch),\(step.version),\(step.loss),\(String(format: "%.4f", step.seconds))\n".utf8))
+    }
+}
+
+/// A progress bar with samples/s and the running loss on a terminal; plain lines otherwise.
+final class Progress: Sendable {
+    private let history: HistoryFile?
+    private let isTerminal = isatty(STDERR_FILENO) == 1
+    private let state = Mutex<(lossSum: Double, steps: Int, lastLine: Int)>((0, 0, -1))
+
+    init(history: HistoryFile?) {
+        self.history = history
+    }
+
+    func handle(_ event: Trainer.Event) {
+        switch event {
+        case .step(let step):
+            history?.append(step)
+            let (running, shouldPrint) = state.withLock { state -> (Double, Bool) in
+                state.lossSum += step.loss
+                state.steps += 1
+                let tenth = step.samplesDone * 10 / max(step.samplesPerEpoch, 1)
+                defer { state.lastLine = tenth }
+                return (state.lossSum / Double(state.steps), tenth != state.lastLine)
+            }
+            let rate = Double(step.samplesDone) / max(step.seconds, 1e-9)
+            if isTerminal {
+                let width = 30
+                let filled = width * step.samplesDone / max(step.samplesPerEpoch, 1)
+                let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+                FileHandle.standardError.write(Data(String(format: "\repoch %d [%@] %d/%d  %.0f samples/s  loss %.5f ",
+                                                           step.epoch, bar, step.samplesDone, step.samplesPerEpoch, rate, running).utf8))
+            } else if shouldPrint {
+                print(String(format: "epoch %d: %d/%d samples, %.0f samples/s, running loss %.5f",
+                             step.epoch, step.samplesDone, step.samplesPerEpoch, rate, running))
+            }
+        case .epoch(let summary):
+            state.withLock { $0 = (0, 0, -1) }
+            if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+            var line = String(format: "epoch %d: mean loss %.6f, %.0f samples/s, version %d",
+                              summary.epoch, summary.meanLoss, summary.samplesPerSecond, summary.version)
+            if let evaluation = summary.evaluation {
+                line += String(format: ", eval MSE %.6f, MAE %.6f", evaluation.meanSquaredError, evaluation.meanAbsoluteError)
+            }
+            print(line)
+        case .resynchronized(let server, let version):
+            print("brought \(server) back in line with the first server at version \(version)")
+        }
+        fflush(nil)
+    }
+}

@@ -1,0 +1,80 @@
+import Client
+import Foundation
+import Model
+import TestSupport
+import Testing
+import Wire
+
+@Suite struct ClientLibraryTests {
+    @Test func typedCallsMatchTheModelLibrary() async throws {
+        let server = try ServerProcess(["--layers", "4,6,5"])
+        let client = try GradClient(baseURL: server.url + "/", transport: CurlTransport())
+        let model = try await client.model()
+        #expect(model.layers == [4, 6, 5])
+        let mlp = try MLP(layers: [4, 6, 5])
+        let parameters = mlp.makeParameters(.glorot, seed: 3)
+        let version = try await client.putParams(Dictionary(uniqueKeysWithValues: parameters.tensors.map { ($0.name, $0.tensor) }), format: .b64)
+        #expect(version == 1)
+        let samples = Dataset.synthetic(count: 5, dimension: 4, seed: 8).samples
+        for format in TensorFormat.allCases {
+            let answer = try await client.gradients(samples, format: format)
+            let expected = try mlp.gradients(of: samples, parameters: parameters)
+            #expect(try answer.results.enumerated().allSatisfy { try TensorSet(layout: mlp.layout, tensors: $1.gradients) == expected.gradient($0) })
+            let summed = try await client.gradients(samples, reduce: .sum, format: format)
+            let expectedSum = try mlp.gradientSum(of: samples, parameters: parameters).sum
+            #expect(try TensorSet(layout: mlp.layout, tensors: summed.sum ?? [:]) == expectedSum)
+            #expect(summed.results.map(\.loss) == expected.results.map(\.loss))
+        }
+        let outputs = try await client.forward(samples).outputs
+        #expect(outputs == (try mlp.outputs(for: samples.map(\.input), parameters: parameters)))
+    }
+
+    @Test func applyWithABaseVersionNeverLandsTwice() async throws {
+        let server = try ServerProcess()
+        let client = try GradClient(baseURL: server.url, transport: CurlTransport())
+        let step = ["W3": try Tensor(shape: [3], data: [1, 2, 3])]
+        #expect(try await client.apply(step, baseVersion: 0) == 1)
+        // The same step again, as a confused client would send it: refused, nothing changes.
+        await #expect(throws: ClientError.server(url: server.url + "/apply", status: 409, code: "version_conflict",
+                                                 message: "version 0 is 1 step(s) behind the current version 1; at most 0 accepted",
+                                                 currentVersion: 1)) {
+            try await client.apply(step, baseVersion: 0)
+        }
+        #expect(try await client.health().version == 1)
+    }
+
+    @Test func manyRequestsOverlapThroughOneTransport() async throws {
+        let server = try ServerProcess(["--layers", "3,3,3"])
+        let transport = CurlTransport(maxConnections: 8)
+        let client = try GradClient(baseURL: server.url, transport: transport)
+        let samples = Dataset.synthetic(count: 64, dimension: 3, seed: 2).samples
+        let sequential = try await client.forward(samples).outputs
+        let parallel = try await withThrowingTaskGroup(of: (Int, Float).self) { group in
+            for (i, sample) in samples.enumerated() {
+                group.addTask { (i, try await client.forward([sample]).outputs[0]) }
+            }
+            var outputs = [Float](repeating: .nan, count: samples.count)
+            for try await (i, output) in group { outputs[i] = output }
+            return outputs
+        }
+        #expect(parallel == sequential)
+    }
+
+    @Test func safeRequestsAreRetriedUntilTheServerComesUp() async throws {
+        // Reserve a free port, then start the server on it a moment after the first attempt fails.
+        let probe = try ServerProcess()
+        let port = probe.port
+        probe.stop()
+        var configuration = GradClient.Configuration()
+        configuration.attempts = 8
+        configuration.backoff = .milliseconds(100)
+        let client = try GradClient(baseURL: "http://127.0.0.1:\(port)", configuration: configuration, transport: CurlTransport())
+        let starter = Task.detached {
+            try await Task.sleep(for: .milliseconds(300))
+            return try ServerProcess(["--port", String(port)])
+        }
+        let health = try await client.health()
+        #expect(health.version == 0)
+        _ = try await starter.value
+    }
+}

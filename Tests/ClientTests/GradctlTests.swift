@@ -1,0 +1,132 @@
+import Foundation
+import Model
+import TestSupport
+import Testing
+import Wire
+
+/// The built `gradctl` binary against real `gradserve` processes.
+@Suite struct GradctlTests {
+    let gradctl = ServerProcess.binary("gradctl").path
+
+    /// The rows of the matrix printed after `title` in the demo's output.
+    func matrix(after title: String, in output: String) -> [Float] {
+        guard let range = output.range(of: title) else { return [] }
+        return output[range.upperBound...].split(separator: "\n", omittingEmptySubsequences: false).dropFirst().prefix { $0.hasPrefix("  [") }
+            .flatMap { $0.split(separator: " ").compactMap { Float($0) } }
+    }
+
+    @Test func demoPrintsAStepEqualToMinusLearningRateTimesTheMean() throws {
+        let server = try ServerProcess(["--layers", "3,3,3", "--lr", "0.001"])
+        let result = try run(gradctl, ["demo", "--server", server.url])
+        #expect(result.status == 0, "\(result.stderr)")
+        let mean = matrix(after: "mean dW1 (averaged here, on the client):", in: result.stdout)
+        let change = matrix(after: "after - before:", in: result.stdout)
+        let perSample = (1...3).map { matrix(after: "dW1 of sample \($0)", in: result.stdout) }
+        #expect(mean.count == 9 && change.count == 9 && perSample.allSatisfy { $0.count == 9 })
+        for i in 0..<9 {
+            // The printed mean is the mean of the three printed gradients (to the 7 printed decimals).
+            #expect(abs(mean[i] - perSample.map { $0[i] }.reduce(0, +) / 3) < 2e-7)
+            #expect(abs(change[i] - -0.001 * mean[i]) < 2e-7, "entry \(i)")
+        }
+        #expect(mean.contains { abs($0) > 1e-3 })
+        #expect(result.stdout.contains("after - before equals -lr x mean: yes"))
+        #expect(try curl(["\(server.url)/health"]).body == #"{"status":"ok","version":2}"#)
+    }
+
+    @Test func trainingTheSyntheticTaskLowersTheLoss() throws {
+        let server = try ServerProcess(["--layers", "3,8,8", "--optimizer", "adam", "--lr", "0.01"])
+        let history = FileManager.default.temporaryDirectory.appendingPathComponent("history-\(UUID()).csv").path
+        defer { try? FileManager.default.removeItem(atPath: history) }
+        let result = try run(gradctl, ["train", "--server", server.url, "--synthetic", "2000", "--batch", "32",
+                                       "--epochs", "4", "--history", history])
+        #expect(result.status == 0, "\(result.stderr)")
+        let epochLosses = result.stdout.split(separator: "\n").filter { $0.contains(": mean loss ") }
+            .compactMap { Double($0.split(separator: " ")[4].dropLast()) }
+        #expect(epochLosses.count == 4)
+        #expect(epochLosses.last! < epochLosses.first! / 2, "\(epochLosses)")
+        let rows = try String(contentsOfFile: history, encoding: .utf8).split(separator: "\n")
+        #expect(rows.first == "step,epoch,version,loss,seconds")
+        #expect(rows.count == 1 + 4 * 63)
+        #expect(try curl(["\(server.url)/health"]).body == #"{"status":"ok","version":252}"#)
+    }
+
+    @Test func twoServersEndIdenticalAndEqualToOneServer() throws {
+        let arguments = ["--layers", "3,5,4", "--optimizer", "momentum", "--lr", "0.01"]
+        let first = try ServerProcess(arguments)
+        // A different seed: the trainer must first bring it in line with the first server.
+        let second = try ServerProcess(arguments + ["--seed", "9"])
+        let single = try ServerProcess(arguments)
+        let common = ["--synthetic", "600", "--batch", "16", "--epochs", "2", "--shuffle-seed", "3", "--parallel", "4"]
+        let pair = try run(gradctl, ["train", "--server", first.url, "--server", second.url] + common)
+        #expect(pair.status == 0, "\(pair.stderr)")
+        #expect(pair.stdout.contains("brought \(second.url) back in line"))
+        let alone = try run(gradctl, ["train", "--server", single.url] + common)
+        #expect(alone.status == 0, "\(alone.stderr)")
+
+        let params = try [first, second, single].map { try curl(["\($0.url)/params"]).body }
+        #expect(params[0] == params[1])
+        #expect(params[0] == params[2])
+        #expect(params[0].hasPrefix(#"{"version":76,"#))
+        #expect(try curl(["\(second.url)/model"]).body.contains(#""step":76"#))
+    }
+
+    @Test func aServerKilledMidTrainingGivesAClearError() throws {
+        let server = try ServerProcess(["--layers", "3,3,3"])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: gradctl)
+        process.arguments = ["train", "--server", server.url, "--synthetic", "200000", "--epochs", "5", "--timeout", "5"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 1.5)
+        server.kill()
+        process.waitUntilExit()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus != 0)
+        #expect(message.contains(server.url), "\(message)")
+        #expect(message.contains("Could not connect") || message.contains("Couldn't connect") || message.contains("Connection refused") || message.contains("Failed to connect"), "\(message)")
+    }
+
+    @Test func badDataLinesAreNamed() throws {
+        let server = try ServerProcess(["--layers", "3,3,3"])
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gradctl-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cases = [
+            ("bad.csv", "x1,x2,x3,t\n1,2,3,4\n1,abc,3,4\n", "bad.csv:3: column 2 \"abc\" is not a number"),
+            ("short.csv", "1,2,3,4\n1,2,3\n", "short.csv:2: expected 4 columns like the first row, got 3"),
+            ("wide.csv", "1,2,3,4,5\n", "wide.csv:1: x has 4 values, the server's model expects 3"),
+            ("bad.jsonl", "{\"x\": [1, 2, 3], \"t\": 1}\n\n{\"x\": [1, 2, 3], \"t\": \"one\"}\n", "bad.jsonl:3: t: expected a number, got a string"),
+        ]
+        for (name, text, message) in cases {
+            let path = directory.appendingPathComponent(name).path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let result = try run(gradctl, ["train", "--server", server.url, "--data", path])
+            #expect(result.status != 0)
+            #expect(result.stderr.contains(message), "\(result.stderr)")
+        }
+        #expect(try curl(["\(server.url)/health"]).body == #"{"status":"ok","version":0}"#)
+    }
+
+    @Test func connectionAndServerErrorsAreClear() throws {
+        let down = try run(gradctl, ["health", "--server", "http://127.0.0.1:1", "--timeout", "2"])
+        #expect(down.status != 0)
+        #expect(down.stderr.contains("http://127.0.0.1:1/health"), "\(down.stderr)")
+
+        let wrongURL = try run(gradctl, ["health", "--server", "127.0.0.1:8080"])
+        #expect(wrongURL.status != 0)
+        #expect(wrongURL.stderr.contains("invalid server URL 127.0.0.1:8080: expected http://host:port"), "\(wrongURL.stderr)")
+
+        let server = try ServerProcess(["--layers", "3,3,3"])
+        let wrongLength = try run(gradctl, ["forward", "--x", "1,2", "--server", server.url])
+        #expect(wrongLength.status != 0)
+        #expect(wrongLength.stderr.contains("HTTP 422 shape_mismatch: samples[0].x: expected [3], got [2]"), "\(wrongLength.stderr)")
+
+        let forward = try run(gradctl, ["forward", "--x", "1,1,1", "--server", server.url])
+        #expect(forward.status == 0)
+        #expect(forward.stdout.hasPrefix("y = "))
+        let json = try run(gradctl, ["model", "--json", "--server", server.url])
+        #expect(json.stdout.hasPrefix(#"{"model":"mlp","layers":[3,3,3]"#))
+    }
+}
