@@ -33,7 +33,9 @@ import Testing
     func schemathesisFindsNoServerErrorAndNoResponseOutsideTheSchema() throws {
         let server = try ServerProcess()
         let result = try run(try tool("schemathesis"), [
-            "run", Self.spec, "--url", server.url, "--max-examples", "60", "--workers", "2",
+            "run", Self.spec, "--url", server.url, "--max-examples", "60",
+            // One worker: CPython 3.11's ast.parse, which hypothesis calls, is not thread-safe.
+            "--workers", "1",
             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance",
             "--seed", "1",
         ])
