@@ -4,7 +4,10 @@ APT_PACKAGES := libopenblas-dev libcurl4-openssl-dev pkg-config curl
 VENV := .venv
 PYTHON_TEST_TOOLS := schemathesis==4.32.5 openapi-spec-validator==0.9.0
 
-.PHONY: deps venv build demo test
+# The molecules: ../shared/data/nci-tpsa where it exists, else what `make data` builds.
+MOLECULES := $(if $(wildcard ../shared/data/nci-tpsa/train.jsonl),../shared/data/nci-tpsa,data/nci-tpsa)
+
+.PHONY: deps venv build release demo test data molecules train-molecules
 
 # Installs the Debian packages that are missing, and only those.
 deps:
@@ -28,5 +31,22 @@ build: deps
 test: deps venv
 	swift test
 
-demo: build
-	scripts/demo.sh
+release: deps
+	swift build -c release
+
+demo: build molecules
+	MOLECULES=$(MOLECULES) scripts/demo.sh
+
+# Builds data/nci-tpsa/{train,valid}.jsonl from the table the rdkit package ships.
+data: data/nci-tpsa/train.jsonl
+data/nci-tpsa/train.jsonl: scripts/make_data.py | deps
+	python3 -m venv .venv-data
+	.venv-data/bin/pip install -q --disable-pip-version-check rdkit
+	.venv-data/bin/python scripts/make_data.py data/nci-tpsa
+
+molecules:
+	@[ -f $(MOLECULES)/train.jsonl ] || $(MAKE) data
+
+# Trains the GCN over HTTP to the validation MAE in the README (about 3 minutes on 2 cores).
+train-molecules: release molecules
+	scripts/train_molecules.sh $(MOLECULES) $(or $(EPOCHS),200)

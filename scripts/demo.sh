@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
 # The main job, over HTTP: start gradserve on a free port, run the reference experiment with
-# gradctl, train on the synthetic task, and stop the server.
+# gradctl, train on the synthetic task, then train the graph model on molecules for an epoch,
+# and stop the servers. MOLECULES names the folder with train.jsonl and valid.jsonl.
 set -euo pipefail
 bin=${BIN:-.build/debug}
-log=$(mktemp)
-"$bin/gradserve" --port 0 --layers 3,3,3 --optimizer sgd --lr 0.001 --log-level warning >"$log" &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
-url="http://$(sed -n 's/^listening on //p' "$log")"
+molecules=${MOLECULES:-../shared/data/nci-tpsa}
+servers=()
+logs=()
+trap 'kill "${servers[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -f "${logs[@]}"' EXIT
+
+# Starts gradserve with the given options on a free port and sets $url.
+start_server() {
+    local log
+    log=$(mktemp)
+    logs+=("$log")
+    "$bin/gradserve" --port 0 --log-level warning "$@" >"$log" &
+    servers+=($!)
+    for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
+    url="http://$(sed -n 's/^listening on //p' "$log")"
+}
+
+start_server --layers 3,3,3 --optimizer sgd --lr 0.001
 echo "== gradserve is listening at $url"
 
 echo "== gradctl demo: the reference experiment, per-sample gradients averaged on the client"
@@ -17,3 +29,8 @@ echo "== gradctl demo: the reference experiment, per-sample gradients averaged o
 echo
 echo "== gradctl train: 20,000 synthetic samples (t = |x|), batch 32, 3 epochs, over HTTP"
 "$bin/gradctl" train --server "$url" --synthetic 20000 --batch 32 --epochs 3 --parallel 4
+
+echo
+echo "== gradctl train on molecules: a graph network (gradserve --model gcn), one epoch of $molecules over HTTP"
+start_server --model gcn --features 23 --hidden 64,64 --optimizer adam --lr 0.003
+"$bin/gradctl" train --server "$url" --data "$molecules/train.jsonl" --eval "$molecules/valid.jsonl" --epochs 1 --reduce-sum

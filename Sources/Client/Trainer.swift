@@ -236,28 +236,36 @@ public final class Trainer: Sendable {
     /// Posts the mean to every server; a server that refuses is brought back in line from the first.
     private func applyEverywhere(_ mean: TensorSet, baseVersion: Int, layout: ParameterLayout, report: @Sendable (Event) -> Void) async throws -> Int {
         let format = options.tensorFormat
-        let results = await withTaskGroup(of: (Int, Result<Int, any Error>).self) { group in
+        let outcomes = await withTaskGroup(of: ApplyOutcome.self) { group in
             for (index, server) in servers.enumerated() {
                 group.addTask {
-                    do { return (index, .success(try await server.apply(mean, baseVersion: baseVersion, format: format))) } catch { return (index, .failure(error)) }
+                    do {
+                        return ApplyOutcome(index: index, version: try await server.apply(mean, baseVersion: baseVersion, format: format), error: nil)
+                    } catch {
+                        return ApplyOutcome(index: index, version: nil, error: error)
+                    }
                 }
             }
-            var results = [Result<Int, any Error>?](repeating: nil, count: servers.count)
-            for await (index, result) in group { results[index] = result }
-            return results.map { $0! }
+            var outcomes: [ApplyOutcome] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes.sorted { $0.index < $1.index }
         }
-        let version = try results[0].get()
-        for (server, result) in zip(servers, results).dropFirst() {
-            switch result {
-            case .success(version):
-                continue
-            case .success, .failure(ClientError.server(_, 409, _, _, _)):
-                try await resynchronize(server, layout: layout, report: report)
-            case .failure(let error):
+        guard let version = outcomes[0].version else { throw outcomes[0].error! }
+        for outcome in outcomes.dropFirst() where outcome.version != version {
+            switch outcome.error {
+            case nil, ClientError.server(_, 409, _, _, _)?:
+                try await resynchronize(servers[outcome.index], layout: layout, report: report)
+            case let error?:
                 throw error
             }
         }
         return version
+    }
+
+    private struct ApplyOutcome: Sendable {
+        var index: Int
+        var version: Int?
+        var error: (any Error)?
     }
 
     /// `items` in up to `count` contiguous parts of near-equal size.

@@ -4,20 +4,31 @@
 /// many samples allocates nothing per sample. Not thread-safe: use it from one thread at a
 /// time (a pool may hand it from thread to thread).
 public final class Scratch: @unchecked Sendable {
-    private var slots: [UnsafeMutableBufferPointer<Float>] = []
+    private var floatSlots: [UnsafeMutableBufferPointer<Float>] = []
+    private var intSlots: [UnsafeMutableBufferPointer<Int32>] = []
 
     public init() {}
 
     deinit {
-        for slot in slots { slot.deallocate() }
+        for slot in floatSlots { slot.deallocate() }
+        for slot in intSlots { slot.deallocate() }
     }
 
     /// A buffer of at least `count` floats for slot `index`. Its contents are unspecified.
     func floats(_ index: Int, count: Int) -> UnsafeMutablePointer<Float> {
+        Self.slot(&floatSlots, index, count)
+    }
+
+    /// A buffer of at least `count` 32-bit integers for slot `index`. Its contents are unspecified.
+    func ints(_ index: Int, count: Int) -> UnsafeMutablePointer<Int32> {
+        Self.slot(&intSlots, index, count)
+    }
+
+    private static func slot<T>(_ slots: inout [UnsafeMutableBufferPointer<T>], _ index: Int, _ count: Int) -> UnsafeMutablePointer<T> {
         while slots.count <= index { slots.append(UnsafeMutableBufferPointer(start: nil, count: 0)) }
-        if slots[index].count < count {
+        if slots[index].count < max(count, 1) {
             slots[index].deallocate()
-            slots[index] = .allocate(capacity: count)
+            slots[index] = .allocate(capacity: max(count, 1))
         }
         return slots[index].baseAddress!
     }

@@ -20,11 +20,28 @@ public struct GradserveConfiguration: Sendable {
 /// Which network the server trains.
 public enum NetworkConfiguration: Sendable, Equatable {
     case mlp(layers: [Int])
+    case gcn(features: Int, hidden: [Int], readout: GCN.Readout, maxNodes: Int, maxEdges: Int)
 
     func makeNetwork() throws(ModelError) -> any Network {
         switch self {
-        case .mlp(let layers): try MLP(layers: layers)
+        case .mlp(let layers):
+            try MLP(layers: layers)
+        case .gcn(let features, let hidden, let readout, let maxNodes, let maxEdges):
+            try GCN(features: features, hidden: hidden, readout: readout, maxNodes: maxNodes, maxEdges: maxEdges)
         }
+    }
+
+    /// The sizes reported by `/model`: [D, H1, H2] or [F, hidden...].
+    var layers: [Int] {
+        switch self {
+        case .mlp(let layers): layers
+        case .gcn(let features, let hidden, _, _, _): [features] + hidden
+        }
+    }
+
+    var readout: GCN.Readout? {
+        if case .gcn(_, _, let readout, _, _) = self { return readout }
+        return nil
     }
 }
 

@@ -16,8 +16,20 @@ struct GradserveCommand: ParsableCommand {
     var host = "127.0.0.1"
     @Option(help: "Port to listen on; 0 picks a free one (printed on the first line of stdout).")
     var port: UInt16 = 8080
-    @Option(help: "Dense model sizes D,H1,H2.")
+    @Option(help: "mlp (dense, samples {\"x\": [...]}) or gcn (graph convolutions, samples {\"nodes\": [[...]], \"edges\": [[i, j]]}).")
+    var model: ModelKind = .mlp
+    @Option(help: "mlp: sizes D,H1,H2.")
     var layers = "3,3,3"
+    @Option(help: "gcn: features per node.")
+    var features = 23
+    @Option(help: "gcn: widths of the graph-convolution layers.")
+    var hidden = "64,64"
+    @Option(help: "gcn: sum or mean over nodes.")
+    var readout: GCN.Readout = .sum
+    @Option(help: "gcn: most nodes in one graph.")
+    var maxNodes = 10_000
+    @Option(help: "gcn: most edges in one graph.")
+    var maxEdges = 100_000
     @Option(help: "Seed of the initial parameters.")
     var seed: UInt64 = 42
     @Option(name: .customLong("init"), help: "Initial weights: glorot or uniform01 (biases start at zero).")
@@ -58,6 +70,7 @@ struct GradserveCommand: ParsableCommand {
     var logLevel: Logger.Level = .info
 
     enum ScheduleKind: String, ExpressibleByArgument { case constant, cosine }
+    enum ModelKind: String, ExpressibleByArgument { case mlp, gcn }
 
     func makeConfiguration() throws -> GradserveConfiguration {
         var configuration = GradserveConfiguration()
@@ -67,7 +80,13 @@ struct GradserveCommand: ParsableCommand {
         configuration.http.limits.maxBodyBytes = maxBodyBytes
         configuration.http.requestTimeout = .milliseconds(Int64(requestTimeout * 1000))
         configuration.http.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
-        configuration.network = .mlp(layers: try Self.sizes(layers, option: "--layers"))
+        switch model {
+        case .mlp:
+            configuration.network = .mlp(layers: try Self.sizes(layers, option: "--layers"))
+        case .gcn:
+            configuration.network = .gcn(features: features, hidden: try Self.sizes(hidden, option: "--hidden"),
+                                         readout: readout, maxNodes: maxNodes, maxEdges: maxEdges)
+        }
         configuration.initialization = initialization
         configuration.seed = seed
         configuration.optimizer = OptimizerConfiguration(
@@ -126,5 +145,6 @@ extension GradserveCommand {
 }
 
 extension Initialization: ExpressibleByArgument {}
+extension GCN.Readout: ExpressibleByArgument {}
 extension OptimizerConfiguration.Kind: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -163,12 +163,9 @@ final class GradserveApp: HTTPHandler {
     private func describe() -> ModelDescription {
         let snapshot = store.snapshot()
         let step = store.optimizerStep
-        let layers: [Int]
-        switch networkConfiguration {
-        case .mlp(let sizes): layers = sizes
-        }
         return ModelDescription(
-            model: store.network.kind, layers: layers, readout: nil, layout: store.network.layout,
+            model: store.network.kind, layers: networkConfiguration.layers, readout: networkConfiguration.readout?.rawValue,
+            layout: store.network.layout,
             optimizer: .init(configuration: store.optimizer.configuration, step: step,
                              currentLearningRate: store.optimizer.learningRate(afterSteps: step)),
             maxStaleness: store.maxStaleness, version: snapshot.version)

@@ -1,0 +1,257 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A graph convolutional network (Kipf & Welling, 2017) with a scalar output:
+///
+///     H0 = X                                  (n x F, n varies per sample)
+///     Hk = tanh(Â H(k-1) Wk + bk)             Â = D^-1/2 (A + I) D^-1/2
+///     y  = w · readout(HL) + c                readout = sum or mean over nodes
+///     loss = (y - t)²
+///
+/// Parameters are W1, b1, ..., WL, bL for the graph layers (Wk is [in, out], as in H W),
+/// then W(L+1) = w and b(L+1) = c. Propagation is sparse: the cost grows with nodes and
+/// edges, never with nodes squared.
+public struct GCN: Network {
+    public enum Readout: String, Sendable, CaseIterable {
+        case sum
+        case mean
+    }
+
+    public let featureCount: Int
+    public let hidden: [Int]
+    public let readout: Readout
+    public let maxNodes: Int
+    public let maxEdges: Int
+    public let layout: ParameterLayout
+    public var kind: String { "gcn" }
+    /// [F, H1, ..., HL]
+    private let widths: [Int]
+    private let maxWidth: Int
+
+    public init(features: Int, hidden: [Int], readout: Readout = .sum, maxNodes: Int = 10_000, maxEdges: Int = 100_000) throws(ModelError) {
+        guard (1...65_536).contains(features), !hidden.isEmpty, hidden.count <= 16, hidden.allSatisfy({ (1...65_536).contains($0) }) else {
+            throw .invalidConfiguration("features, hidden: expected a feature count and 1 to 16 hidden widths each in 1...65536, got \(features) and \(hidden)")
+        }
+        guard maxNodes >= 1, maxEdges >= 0 else {
+            throw .invalidConfiguration("max-nodes, max-edges: expected at least 1 and 0, got \(maxNodes) and \(maxEdges)")
+        }
+        featureCount = features
+        self.hidden = hidden
+        self.readout = readout
+        self.maxNodes = maxNodes
+        self.maxEdges = maxEdges
+        widths = [features] + hidden
+        maxWidth = widths.max()!
+        var specs: [(String, [Int])] = []
+        for k in 1...hidden.count {
+            specs.append(("W\(k)", [widths[k - 1], widths[k]]))
+            specs.append(("b\(k)", [widths[k]]))
+        }
+        specs.append(("W\(hidden.count + 1)", [hidden.last!]))
+        specs.append(("b\(hidden.count + 1)", [1]))
+        layout = ParameterLayout(specs)
+        BLAS.configure()
+    }
+
+    private var layerCount: Int { hidden.count }
+
+    public func makeParameters(_ initialization: Initialization, seed: UInt64) -> TensorSet {
+        initialization.makeParameters(layout, seed: seed) { entry in
+            guard entry.name.hasPrefix("W") else { return nil }
+            return entry.shape.count == 2 ? (entry.shape[0], entry.shape[1]) : (entry.shape[0], 1)
+        }
+    }
+
+    public func validate(_ input: Input) throws(ModelError) {
+        guard case .graph(let graph) = input else {
+            throw .shapeMismatch("x: this gcn reads graphs ({\"nodes\": [[...]], \"edges\": [[i, j]]}), not vectors")
+        }
+        let n = graph.nodeCount
+        guard n >= 1 else { throw .invalidGraph("nodes: a graph needs at least one node") }
+        guard n <= maxNodes else { throw .invalidGraph("nodes: \(n) nodes, more than the limit of \(maxNodes)") }
+        guard graph.featureCount == featureCount else {
+            throw .shapeMismatch("nodes: expected \(featureCount) features per node, got \(graph.featureCount)")
+        }
+        if let bad = graph.features.firstIndex(where: { !$0.isFinite }) {
+            throw .nonFinite("nodes[\(bad / featureCount)][\(bad % featureCount)]: \(graph.features[bad]) is not finite")
+        }
+        guard graph.edges.count <= maxEdges else {
+            throw .invalidGraph("edges: \(graph.edges.count) edges, more than the limit of \(maxEdges)")
+        }
+        var seen = Set<Int>(minimumCapacity: graph.edges.count)
+        for (index, edge) in graph.edges.enumerated() {
+            guard (0..<n).contains(edge.a), (0..<n).contains(edge.b) else {
+                throw .invalidGraph("edges[\(index)]: [\(edge.a), \(edge.b)] names a node outside 0..<\(n)")
+            }
+            guard edge.a != edge.b else {
+                throw .invalidGraph("edges[\(index)]: self-loop [\(edge.a), \(edge.b)]; self-loops are implied (Â = A + I) and must not be listed")
+            }
+            guard seen.insert(min(edge.a, edge.b) * n + max(edge.a, edge.b)).inserted else {
+                throw .invalidGraph("edges[\(index)]: [\(edge.a), \(edge.b)] repeats an earlier edge; list each undirected edge once")
+            }
+        }
+    }
+
+    public func output(for input: Input, parameters: TensorSet, scratch: Scratch) -> Float {
+        guard case .graph(let graph) = input else { preconditionFailure("validate(_:) first") }
+        return parameters.storage.withUnsafeBufferPointer { p in
+            graph.features.withUnsafeBufferPointer { x in
+                forward(Propagation(graph, scratch), x.baseAddress!, p.baseAddress!, scratch).y
+            }
+        }
+    }
+
+    public func accumulateGradient(
+        of sample: Sample, parameters: TensorSet,
+        into gradient: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) -> SampleResult {
+        guard case .graph(let graph) = sample.input else { preconditionFailure("validate(_:) first") }
+        return parameters.storage.withUnsafeBufferPointer { p in
+            graph.features.withUnsafeBufferPointer { x in
+                let propagation = Propagation(graph, scratch)
+                let (readoutVector, y) = forward(propagation, x.baseAddress!, p.baseAddress!, scratch)
+                let residual = y - sample.target
+                backward(propagation, x.baseAddress!, readoutVector, dy: 2 * residual, p.baseAddress!, gradient, scratch)
+                return SampleResult(loss: residual * residual, output: y)
+            }
+        }
+    }
+
+    // MARK: Layers
+
+    /// Scratch slots: activations H1...HL, then M = H W, the readout vector, and two gradient buffers.
+    private func activation(_ k: Int, _ n: Int, _ scratch: Scratch) -> UnsafeMutablePointer<Float> {
+        scratch.floats(k, count: n * widths[k])
+    }
+    private var productSlot: Int { layerCount + 1 }
+    private var readoutSlot: Int { layerCount + 2 }
+    private var gradientSlot: Int { layerCount + 3 }
+    private var propagatedGradientSlot: Int { layerCount + 4 }
+
+    private func forward(_ propagation: Propagation, _ x: UnsafePointer<Float>, _ p: UnsafePointer<Float>, _ scratch: Scratch)
+        -> (readout: UnsafeMutablePointer<Float>, y: Float)
+    {
+        let n = propagation.nodeCount
+        let product = scratch.floats(productSlot, count: n * maxWidth)
+        var input = x
+        for k in 1...layerCount {
+            let (fin, fout) = (widths[k - 1], widths[k])
+            let weights = p + layout.entries[2 * (k - 1)].offset
+            let bias = p + layout.entries[2 * (k - 1) + 1].offset
+            let h = activation(k, n, scratch)
+            // M = H(k-1) Wk;  Hk = tanh(Â M + bk)
+            BLAS.gemm(m: n, n: fout, k: fin, input, weights, beta: 0, product)
+            propagation.apply(product, width: fout, into: h)
+            for i in 0..<n {
+                for j in 0..<fout { h[i * fout + j] = tanhf(h[i * fout + j] + bias[j]) }
+            }
+            input = UnsafePointer(h)
+        }
+        // r = Σ_i HL[i] (or the mean);  y = w · r + c
+        let width = widths[layerCount]
+        let r = scratch.floats(readoutSlot, count: width)
+        r.initialize(repeating: 0, count: width)
+        for i in 0..<n { BLAS.axpy(width, alpha: 1, input + i * width, r) }
+        if readout == .mean {
+            for j in 0..<width { r[j] /= Float(n) }
+        }
+        let w = p + layout.entries[2 * layerCount].offset
+        let c = p[layout.entries[2 * layerCount + 1].offset]
+        return (r, BLAS.dot(width, w, r) + c)
+    }
+
+    private func backward(
+        _ propagation: Propagation, _ x: UnsafePointer<Float>, _ r: UnsafeMutablePointer<Float>, dy: Float,
+        _ p: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ scratch: Scratch
+    ) {
+        let n = propagation.nodeCount
+        let width = widths[layerCount]
+        let w = p + layout.entries[2 * layerCount].offset
+        // dw += dy r;  dc += dy
+        BLAS.axpy(width, alpha: dy, r, d + layout.entries[2 * layerCount].offset)
+        d[layout.entries[2 * layerCount + 1].offset] += dy
+        // dHL[i] = dy w (divided by n for the mean readout)
+        let dH = scratch.floats(gradientSlot, count: n * maxWidth)
+        let dM = scratch.floats(propagatedGradientSlot, count: n * maxWidth)
+        let scale = readout == .mean ? dy / Float(n) : dy
+        for i in 0..<n {
+            for j in 0..<width { dH[i * width + j] = scale * w[j] }
+        }
+        for k in stride(from: layerCount, through: 1, by: -1) {
+            let (fin, fout) = (widths[k - 1], widths[k])
+            let h = activation(k, n, scratch)
+            let input: UnsafePointer<Float> = k == 1 ? x : UnsafePointer(activation(k - 1, n, scratch))
+            let weights = p + layout.entries[2 * (k - 1)].offset
+            let dWeights = d + layout.entries[2 * (k - 1)].offset
+            let dBias = d + layout.entries[2 * (k - 1) + 1].offset
+            // dZ = dHk ⊙ (1 - Hk²);  dbk += Σ_i dZ[i]
+            for i in 0..<n {
+                for j in 0..<fout {
+                    let index = i * fout + j
+                    dH[index] *= 1 - h[index] * h[index]
+                    dBias[j] += dH[index]
+                }
+            }
+            // dM = Âᵀ dZ = Â dZ (Â is symmetric);  dWk += H(k-1)ᵀ dM
+            propagation.apply(dH, width: fout, into: dM)
+            BLAS.gemmTransposedA(m: fin, n: fout, k: n, input, dM, beta: 1, dWeights)
+            // dH(k-1) = dM Wkᵀ, over dZ, which is no longer needed
+            if k > 1 {
+                BLAS.gemmTransposedB(m: n, n: fin, k: fout, dM, weights, beta: 0, dH)
+            }
+        }
+    }
+}
+
+/// Â = D^-1/2 (A + I) D^-1/2 for one graph, as neighbour lists (CSR) in scratch memory.
+private struct Propagation {
+    let nodeCount: Int
+    /// Neighbours of node i are `neighbours[start[i]..<start[i + 1]]`.
+    let start: UnsafeMutablePointer<Int32>
+    let neighbours: UnsafeMutablePointer<Int32>
+    /// 1 / sqrt(degree), the degree counting the self-loop.
+    let scale: UnsafeMutablePointer<Float>
+
+    init(_ graph: Graph, _ scratch: Scratch) {
+        let n = graph.nodeCount
+        nodeCount = n
+        start = scratch.ints(0, count: n + 1)
+        neighbours = scratch.ints(1, count: 2 * graph.edges.count)
+        let fill = scratch.ints(2, count: n)
+        scale = scratch.floats(scratchScaleSlot, count: n)
+        start.initialize(repeating: 0, count: n + 1)
+        for edge in graph.edges {
+            start[edge.a + 1] += 1
+            start[edge.b + 1] += 1
+        }
+        for i in 0..<n { start[i + 1] += start[i] }
+        fill.update(from: start, count: n)
+        for edge in graph.edges {
+            neighbours[Int(fill[edge.a])] = Int32(edge.b)
+            fill[edge.a] += 1
+            neighbours[Int(fill[edge.b])] = Int32(edge.a)
+            fill[edge.b] += 1
+        }
+        for i in 0..<n { scale[i] = 1 / Float(1 + start[i + 1] - start[i]).squareRoot() }
+    }
+
+    /// out = Â m, for `m` of `nodeCount x width`:  out_i = s_i (s_i m_i + Σ_{j ∈ N(i)} s_j m_j)
+    func apply(_ m: UnsafePointer<Float>, width: Int, into out: UnsafeMutablePointer<Float>) {
+        for i in 0..<nodeCount {
+            let row = out + i * width
+            let si = scale[i]
+            for c in 0..<width { row[c] = si * m[i * width + c] }
+            for e in Int(start[i])..<Int(start[i + 1]) {
+                let j = Int(neighbours[e])
+                let sj = scale[j]
+                let other = m + j * width
+                for c in 0..<width { row[c] += sj * other[c] }
+            }
+            for c in 0..<width { row[c] *= si }
+        }
+    }
+}
+
+/// Float slot for the degree scales: past every layer slot a GCN of up to 16 layers uses.
+private let scratchScaleSlot = 32

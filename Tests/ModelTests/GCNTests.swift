@@ -1,0 +1,112 @@
+import Testing
+@testable import Model
+
+@Suite struct GCNTests {
+    static let features = 5
+
+    static func graphs() -> [(name: String, graph: Graph)] {
+        var generator = SeededGenerator(seed: 17)
+        return [
+            ("one node", TestGraphs.make(nodes: 1, edges: [], features: features, generator: &generator)),
+            ("path of 6", TestGraphs.make(nodes: 6, edges: TestGraphs.path(6), features: features, generator: &generator)),
+            ("ring of 7", TestGraphs.make(nodes: 7, edges: TestGraphs.ring(7), features: features, generator: &generator)),
+            ("random 30", TestGraphs.make(nodes: 30, edges: TestGraphs.random(30, probability: 0.12, generator: &generator),
+                                          features: features, generator: &generator)),
+        ]
+    }
+
+    @Test(arguments: GCN.Readout.allCases)
+    func analyticGradientMatchesFloat64CentralDifferences(readout: GCN.Readout) throws {
+        let gcn = try GCN(features: Self.features, hidden: [4, 3], readout: readout)
+        let parameters = gcn.makeParameters(.glorot, seed: 4)
+        for (name, graph) in Self.graphs() {
+            let target: Float = 0.7
+            let analytic = try gcn.gradients(of: [Sample(.graph(graph), target: target)], parameters: parameters).gradient(0)
+            var reference = ReferenceGCN(parameters, widths: [Self.features, 4, 3], readout: readout)
+            let base = reference.flat
+            let h = 1e-6
+            for entry in gcn.layout.entries {
+                for i in entry.range {
+                    var plus = base, minus = base
+                    plus[i] += h
+                    minus[i] -= h
+                    reference.flat = plus
+                    let lossPlus = reference.meanLoss([graph], [Double(target)])
+                    reference.flat = minus
+                    let lossMinus = reference.meanLoss([graph], [Double(target)])
+                    let numeric = (lossPlus - lossMinus) / (2 * h)
+                    #expect(relativeError(Double(analytic.storage[i]), numeric) <= 1e-3,
+                            "\(name), \(entry.name)[\(i - entry.offset)]: analytic \(analytic.storage[i]), numeric \(numeric)")
+                }
+            }
+            #expect(analytic.storage.contains { abs($0) > 1e-3 }, "\(name): a real gradient")
+        }
+    }
+
+    @Test(arguments: GCN.Readout.allCases)
+    func meanOfPerSampleGradientsEqualsOnePassOverTheDisjointUnion(readout: GCN.Readout) throws {
+        let gcn = try GCN(features: Self.features, hidden: [6, 4], readout: readout)
+        let parameters = gcn.makeParameters(.glorot, seed: 8)
+        let graphs = Self.graphs().map(\.graph)
+        let targets: [Float] = [0.3, -0.2, 1.1, 0.5]
+        let samples = zip(graphs, targets).map { Sample(.graph($0), target: $1) }
+        let mean = try gcn.gradients(of: samples, parameters: parameters).mean()
+        let union = ReferenceGCN(parameters, widths: [Self.features, 6, 4], readout: readout)
+            .meanLossGradient(graphs, targets.map(Double.init))
+        #expect(union.count == gcn.layout.count)
+        for entry in gcn.layout.entries {
+            for i in entry.range {
+                #expect(relativeError(Double(mean.storage[i]), union[i], floor: 1e-3) <= 1e-5,
+                        "\(entry.name)[\(i - entry.offset)]: \(mean.storage[i]) vs \(union[i])")
+            }
+        }
+    }
+
+    @Test func renumberingNodesChangesNeitherOutputNorGradients() throws {
+        let gcn = try GCN(features: Self.features, hidden: [8, 8], readout: .sum)
+        let parameters = gcn.makeParameters(.glorot, seed: 2)
+        var generator = SeededGenerator(seed: 99)
+        let graph = Self.graphs()[3].graph
+        let permutation = Array(0..<graph.nodeCount).shuffled(using: &generator)
+        var features = [Float](repeating: 0, count: graph.features.count)
+        for old in 0..<graph.nodeCount {
+            let new = permutation[old]
+            for c in 0..<graph.featureCount {
+                features[new * graph.featureCount + c] = graph.features[old * graph.featureCount + c]
+            }
+        }
+        let renumbered = try Graph(nodeCount: graph.nodeCount, featureCount: graph.featureCount, features: features,
+                                   edges: graph.edges.reversed().map { Graph.Edge(permutation[$0.b], permutation[$0.a]) })
+        let original = try gcn.gradients(of: [Sample(.graph(graph), target: 0.4)], parameters: parameters)
+        let permuted = try gcn.gradients(of: [Sample(.graph(renumbered), target: 0.4)], parameters: parameters)
+        #expect(relativeError(Double(original.results[0].output), Double(permuted.results[0].output)) < 1e-5)
+        for (a, b) in zip(original.storage, permuted.storage) {
+            #expect(relativeError(Double(a), Double(b), floor: 1e-3) < 1e-4)
+        }
+        #expect(original.storage != permuted.storage || graph.nodeCount == 1, "summation order differs, values agree")
+    }
+
+    @Test func badGraphsAreNamed() throws {
+        let gcn = try GCN(features: 2, hidden: [3], maxNodes: 4, maxEdges: 3)
+        let parameters = gcn.makeParameters(.glorot, seed: 1)
+        func check(_ nodes: Int, _ width: Int, _ edges: [(Int, Int)], _ expected: ModelError) throws {
+            let graph = try Graph(nodeCount: nodes, featureCount: width, features: [Float](repeating: 0.5, count: nodes * width),
+                                  edges: edges.map { Graph.Edge($0.0, $0.1) })
+            #expect(throws: expected) { try gcn.gradients(of: [Sample(.graph(graph), target: 1)], parameters: parameters) }
+        }
+        try check(0, 0, [], .invalidGraph("samples[0].nodes: a graph needs at least one node"))
+        try check(5, 2, [], .invalidGraph("samples[0].nodes: 5 nodes, more than the limit of 4"))
+        try check(3, 3, [], .shapeMismatch("samples[0].nodes: expected 2 features per node, got 3"))
+        try check(3, 2, [(0, 3)], .invalidGraph("samples[0].edges[0]: [0, 3] names a node outside 0..<3"))
+        try check(3, 2, [(1, 1)], .invalidGraph("samples[0].edges[0]: self-loop [1, 1]; self-loops are implied (Â = A + I) and must not be listed"))
+        try check(3, 2, [(0, 1), (1, 0)], .invalidGraph("samples[0].edges[1]: [1, 0] repeats an earlier edge; list each undirected edge once"))
+        try check(4, 2, [(0, 1), (1, 2), (2, 3), (3, 0)], .invalidGraph("samples[0].edges: 4 edges, more than the limit of 3"))
+        #expect(throws: ModelError.self) { try gcn.gradients(of: [Sample(x: [1, 2], t: 1)], parameters: parameters) }
+    }
+
+    @Test func parameterNamesFollowTheDenseScheme() throws {
+        let gcn = try GCN(features: 23, hidden: [64, 64])
+        #expect(gcn.layout.names == ["W1", "b1", "W2", "b2", "W3", "b3"])
+        #expect(gcn.layout.entries.map(\.shape) == [[23, 64], [64], [64, 64], [64], [64], [1]])
+    }
+}
