@@ -13,6 +13,7 @@ public struct GradserveConfiguration: Sendable {
     public var maxStaleness = 0
     /// Most samples accepted in one `/forward` or `/gradients` request.
     public var maxSamples = 100_000
+    public var access = AccessControl.open
 
     public init() {}
 }
@@ -61,7 +62,8 @@ public struct Gradserve: Sendable {
             network: network, optimizer: optimizer,
             parameters: network.makeParameters(configuration.initialization, seed: configuration.seed),
             maxStaleness: configuration.maxStaleness)
-        let app = GradserveApp(store: store, network: configuration.network, maxSamples: configuration.maxSamples, logger: logger)
+        let app = GradserveApp(store: store, network: configuration.network, maxSamples: configuration.maxSamples,
+                               access: configuration.access, logger: logger)
         server = try HTTPServer(configuration: configuration.http, handler: app, logger: logger)
     }
 }

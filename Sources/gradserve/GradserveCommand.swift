@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -66,6 +67,10 @@ struct GradserveCommand: ParsableCommand {
     var requestTimeout = 30.0
     @Option(help: "Seconds an idle keep-alive connection stays open.")
     var idleTimeout = 120.0
+    @Option(help: "File holding the bearer token that /apply, PUT /params and PUT /checkpoint need (or set GRADSERVE_TOKEN).")
+    var tokenFile: String?
+    @Flag(help: "Require the token for the read endpoints too (all but /health).")
+    var readToken = false
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
@@ -95,7 +100,28 @@ struct GradserveCommand: ParsableCommand {
             schedule: lrSchedule == .cosine ? .cosine(decaySteps: lrDecaySteps, finalFactor: lrFinalFactor) : .constant)
         configuration.maxStaleness = maxStaleness
         configuration.maxSamples = maxSamples
+        configuration.access = AccessControl(token: try token(), protectReads: readToken)
         return configuration
+    }
+
+    /// The token from --token-file or GRADSERVE_TOKEN, if either is given.
+    func token() throws -> String? {
+        var token: String?
+        if let tokenFile {
+            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
+                throw ValidationError("--token-file: cannot read \(tokenFile)")
+            }
+            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if let value = ProcessInfo.processInfo.environment["GRADSERVE_TOKEN"] {
+            token = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let token, token.isEmpty || token.contains(where: { $0.isWhitespace }) {
+            throw ValidationError("the token must be one word of visible characters")
+        }
+        if readToken, token == nil {
+            throw ValidationError("--read-token needs a token: --token-file FILE or GRADSERVE_TOKEN")
+        }
+        return token
     }
 
     func run() throws {

@@ -8,20 +8,30 @@ import Wire
 final class GradserveApp: HTTPHandler {
     enum Endpoint: Sendable {
         case health, model, getParams, putParams, forward, gradients, apply, metrics, getCheckpoint, putCheckpoint
+
+        /// Requests that change the training state.
+        var isWrite: Bool {
+            switch self {
+            case .putParams, .apply, .putCheckpoint: true
+            default: false
+            }
+        }
     }
 
     let store: TrainingStore
     let networkConfiguration: NetworkConfiguration
     let maxSamples: Int
+    let access: AccessControl
     let logger: Logger
     let router: Router<Endpoint>
     let metrics: ServerMetrics
     private let scratchPool = Mutex<[Scratch]>([])
 
-    init(store: TrainingStore, network: NetworkConfiguration, maxSamples: Int, logger: Logger) {
+    init(store: TrainingStore, network: NetworkConfiguration, maxSamples: Int, access: AccessControl, logger: Logger) {
         self.store = store
         self.networkConfiguration = network
         self.maxSamples = maxSamples
+        self.access = access
         self.logger = logger
         var router = Router<Endpoint>()
         router.add("GET", "/health", .health)
@@ -44,6 +54,7 @@ final class GradserveApp: HTTPHandler {
         let response: HTTPResponse
         do {
             let endpoint = try router.route(method: request.head.method, path: request.head.path)
+            try authorize(endpoint, request)
             response = try respond(to: endpoint, request)
         } catch let error as APIError {
             response = error.response()
@@ -130,6 +141,17 @@ final class GradserveApp: HTTPHandler {
             VersionResponse(version: checkpoint.version).encode(to: &writer)
         }
         return HTTPResponse(body: writer.bytes)
+    }
+
+    /// Checked before the body is read, so an unauthorized request changes nothing.
+    private func authorize(_ endpoint: Endpoint, _ request: HTTPRequest) throws(APIError) {
+        guard endpoint != .health else { return }
+        guard access.allows(authorization: request.head.headers["Authorization"], write: endpoint.isWrite) else {
+            var error = APIError(.unauthorized, code: "unauthorized",
+                                 message: "\(request.head.path) needs Authorization: Bearer <token>")
+            error.headers = [("WWW-Authenticate", "Bearer")]
+            throw error
+        }
     }
 
     private func decode<T>(_ request: HTTPRequest, _ body: (inout JSONReader) throws -> T) throws -> T {
