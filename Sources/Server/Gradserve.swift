@@ -14,6 +14,9 @@ public struct GradserveConfiguration: Sendable {
     /// Most samples accepted in one `/forward` or `/gradients` request.
     public var maxSamples = 100_000
     public var access = AccessControl.open
+    /// Where the training state is kept across restarts; nil keeps it in memory only.
+    public var stateDirectory: String?
+    public var sync = StateDirectory.Sync.interval
 
     public init() {}
 }
@@ -46,24 +49,50 @@ public enum NetworkConfiguration: Sendable, Equatable {
     }
 }
 
-/// A ready server: the HTTP listener bound and the training state created.
+/// A ready server: the HTTP listener bound and the training state created (or resumed).
 public struct Gradserve: Sendable {
     public let server: HTTPServer
     public let store: TrainingStore
+    private let state: StateDirectory?
+    private let logger: Logger
 
     /// Builds exactly what the `gradserve` binary runs: model, state, routes and listener.
     public init(configuration: GradserveConfiguration, logger: Logger) throws {
+        self.logger = logger
         let network = try configuration.network.makeNetwork()
         let optimizer = try Optimizer(configuration.optimizer)
         guard configuration.maxStaleness >= 0 else {
             throw ModelError.invalidConfiguration("max-staleness: expected 0 or more, got \(configuration.maxStaleness)")
         }
+        let identity = StateFile.Identity(
+            model: network.kind, layers: configuration.network.layers, readout: configuration.network.readout?.rawValue,
+            optimizer: optimizer.configuration.kind, layout: network.layout)
+        state = try configuration.stateDirectory.map { path throws(StateDirectory.Failure) in
+            try StateDirectory(path: path, sync: configuration.sync)
+        }
+        let saved = try state?.load(expecting: identity)
         store = TrainingStore(
-            network: network, optimizer: optimizer,
-            parameters: network.makeParameters(configuration.initialization, seed: configuration.seed),
-            maxStaleness: configuration.maxStaleness)
+            network: network, optimizer: optimizer, identity: identity,
+            parameters: saved?.parameters ?? network.makeParameters(configuration.initialization, seed: configuration.seed),
+            optimizerState: saved?.optimizerState, version: saved?.version ?? 0,
+            maxStaleness: configuration.maxStaleness, durable: configuration.sync == .always ? state : nil)
+        if let state {
+            if let saved {
+                logger.info("resumed the training state", metadata: ["state": "\(state.stateFile)", "version": "\(saved.version)"])
+            } else {
+                try state.save(store.durableState().file)
+            }
+            if state.sync == .interval { state.startSaving(store, logger: logger) }
+        }
         let app = GradserveApp(store: store, network: configuration.network, maxSamples: configuration.maxSamples,
                                access: configuration.access, logger: logger)
         server = try HTTPServer(configuration: configuration.http, handler: app, logger: logger)
+    }
+
+    /// After `server.wait()`: saves what the interval saver has not saved yet.
+    public func finish() {
+        guard let state else { return }
+        state.stop()
+        state.saveIfChanged(store, logger: logger)
     }
 }

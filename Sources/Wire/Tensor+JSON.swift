@@ -49,7 +49,7 @@ extension JSONReader {
     }
 
     /// A shape: sizes of at most 2^28 elements in all.
-    mutating func readShape() throws -> [Int] {
+    public mutating func readShape() throws -> [Int] {
         var shape: [Int] = []
         try readArray { reader, _ in
             guard shape.count < 8 else { throw reader.invalid("more than 8 dimensions") }

@@ -67,6 +67,10 @@ struct GradserveCommand: ParsableCommand {
     var requestTimeout = 30.0
     @Option(help: "Seconds an idle keep-alive connection stays open.")
     var idleTimeout = 120.0
+    @Option(help: "Folder that keeps the parameters, optimizer state and version across restarts (resumed on start).")
+    var state: String?
+    @Option(help: "With --state: always (a write is acknowledged once on disk) or interval (saved every second and on shutdown).")
+    var fsync: StateDirectory.Sync = .interval
     @Option(help: "File holding the bearer token that /apply, PUT /params and PUT /checkpoint need (or set GRADSERVE_TOKEN).")
     var tokenFile: String?
     @Flag(help: "Require the token for the read endpoints too (all but /health).")
@@ -101,6 +105,8 @@ struct GradserveCommand: ParsableCommand {
         configuration.maxStaleness = maxStaleness
         configuration.maxSamples = maxSamples
         configuration.access = AccessControl(token: try token(), protectReads: readToken)
+        configuration.stateDirectory = state
+        configuration.sync = fsync
         return configuration
     }
 
@@ -155,6 +161,7 @@ struct GradserveCommand: ParsableCommand {
         logger.info("stopping: finishing requests in flight", metadata: ["signal": "\(received)"])
         gradserve.server.stop()
         gradserve.server.wait()
+        gradserve.finish()
         logger.info("stopped")
     }
 }
@@ -172,5 +179,6 @@ extension GradserveCommand {
 
 extension Initialization: ExpressibleByArgument {}
 extension GCN.Readout: ExpressibleByArgument {}
+extension StateDirectory.Sync: ExpressibleByArgument {}
 extension OptimizerConfiguration.Kind: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -30,6 +30,8 @@ public struct APIError: Error, Sendable {
         switch error {
         case .invalid(let error):
             self.init(error)
+        case .notPersisted(let reason):
+            self.init(.serviceUnavailable, code: "state_not_persisted", message: "the write was undone because the state could not be saved: \(reason)")
         case .versionConflict(let base, let current, let maxStaleness):
             let reason = base > current
                 ? "version \(base) is ahead of the current version \(current)"

@@ -14,22 +14,30 @@ public final class TrainingStore: Sendable {
         public let parameters: TensorSet
     }
 
-    /// What writers own: the optimizer's state. Only touched under `writer`.
+    /// What writers own. Only touched under `writer`.
     struct WriterState {
         var optimizerState: OptimizerState
+        /// Writes committed so far; tells the interval saver whether anything changed.
+        var writeCount = 0
     }
 
     public let network: any Network
     public let optimizer: Optimizer
     public let maxStaleness: Int
+    /// What a saved state must match: model, sizes, optimizer.
+    public let identity: StateFile.Identity
     private let current: Mutex<Snapshot>
     private let writer: Mutex<WriterState>
+    /// With `--fsync always`, every write is saved here before it is acknowledged or seen.
+    private let durable: StateDirectory?
 
-    public init(network: any Network, optimizer: Optimizer, parameters: TensorSet,
-                optimizerState: OptimizerState? = nil, version: Int = 0, maxStaleness: Int = 0) {
+    public init(network: any Network, optimizer: Optimizer, identity: StateFile.Identity, parameters: TensorSet,
+                optimizerState: OptimizerState? = nil, version: Int = 0, maxStaleness: Int = 0, durable: StateDirectory? = nil) {
         self.network = network
         self.optimizer = optimizer
+        self.identity = identity
         self.maxStaleness = maxStaleness
+        self.durable = durable
         current = Mutex(Snapshot(version: version, parameters: parameters))
         writer = Mutex(WriterState(optimizerState: optimizerState ?? optimizer.makeState(for: network.layout)))
     }
@@ -43,11 +51,15 @@ public final class TrainingStore: Sendable {
         writer.withLock { $0.optimizerState.step }
     }
 
+    var writeCount: Int { writer.withLock { $0.writeCount } }
+
     /// Why a write was refused.
     public enum WriteError: Error, Equatable {
         /// The client's base version is too old (or from the future); `current` is the version now.
         case versionConflict(base: Int, current: Int, maxStaleness: Int)
         case invalid(ModelError)
+        /// The state could not be saved, so the write was undone.
+        case notPersisted(String)
     }
 
     /// One optimizer step with a posted gradient. With `baseVersion`, accepted only if the
@@ -55,8 +67,7 @@ public final class TrainingStore: Sendable {
     public func apply(_ tensors: [String: Tensor], baseVersion: Int?) throws(WriteError) -> Int {
         let update: GradientUpdate
         do { update = try GradientUpdate(layout: network.layout, tensors: tensors) } catch { throw .invalid(error) }
-        return try writer.withLock { (state: inout WriterState) throws(WriteError) -> Int in
-            let snapshot = current.withLock { $0 }
+        return try commit { snapshot, optimizerState throws(WriteError) in
             if let baseVersion {
                 guard baseVersion <= snapshot.version, snapshot.version - baseVersion <= maxStaleness else {
                     throw .versionConflict(base: baseVersion, current: snapshot.version, maxStaleness: maxStaleness)
@@ -64,11 +75,11 @@ public final class TrainingStore: Sendable {
             }
             var parameters = snapshot.parameters
             do throws(ModelError) {
-                try optimizer.apply(update, to: &parameters, state: &state.optimizerState)
+                try optimizer.apply(update, to: &parameters, state: &optimizerState)
             } catch {
                 throw .invalid(error)
             }
-            return publish(parameters, after: snapshot)
+            return Snapshot(version: snapshot.version + 1, parameters: parameters)
         }
     }
 
@@ -76,12 +87,11 @@ public final class TrainingStore: Sendable {
     public func replaceParameters(_ tensors: [String: Tensor], expectedVersion: Int?) throws(WriteError) -> Int {
         let parameters: TensorSet
         do { parameters = try TensorSet(layout: network.layout, tensors: tensors) } catch { throw .invalid(error) }
-        return try writer.withLock { (_: inout WriterState) throws(WriteError) -> Int in
-            let snapshot = current.withLock { $0 }
+        return try commit { snapshot, _ throws(WriteError) in
             if let expectedVersion, expectedVersion != snapshot.version {
                 throw .versionConflict(base: expectedVersion, current: snapshot.version, maxStaleness: 0)
             }
-            return publish(parameters, after: snapshot)
+            return Snapshot(version: snapshot.version + 1, parameters: parameters)
         }
     }
 
@@ -90,24 +100,61 @@ public final class TrainingStore: Sendable {
         writer.withLock { state in (current.withLock { $0 }, state.optimizerState) }
     }
 
-    /// Replaces parameters, optimizer state and version at once.
-    public func restore(parameters: TensorSet, optimizerState: OptimizerState, version: Int) throws(WriteError) {
-        guard parameters.layout == network.layout, parameters.isFinite else {
-            throw .invalid(.shapeMismatch("parameters: do not match this model's layout or are not finite"))
-        }
-        guard optimizerState.matches(optimizer.configuration.kind, network.layout), optimizerState.step >= 0,
-              optimizerState.first.allSatisfy(\.isFinite), optimizerState.second.allSatisfy(\.isFinite) else {
-            throw .invalid(.shapeMismatch("optimizer_state: does not match the \(optimizer.configuration.kind.rawValue) optimizer of this model"))
-        }
+    /// The state to save, with the count of writes it includes.
+    func durableState() -> (file: StateFile, writeCount: Int) {
         writer.withLock { state in
-            state.optimizerState = optimizerState
-            current.withLock { $0 = Snapshot(version: version, parameters: parameters) }
+            let snapshot = current.withLock { $0 }
+            return (StateFile(identity: identity, version: snapshot.version, parameters: snapshot.parameters,
+                              optimizerState: state.optimizerState), state.writeCount)
         }
     }
 
-    private func publish(_ parameters: TensorSet, after snapshot: Snapshot) -> Int {
-        let next = Snapshot(version: snapshot.version + 1, parameters: parameters)
-        current.withLock { $0 = next }
-        return next.version
+    /// Replaces parameters, optimizer state and version at once.
+    public func restore(parameters: TensorSet, optimizerState restored: OptimizerState, version: Int) throws(WriteError) {
+        guard parameters.layout == network.layout, parameters.isFinite else {
+            throw .invalid(.shapeMismatch("parameters: do not match this model's layout or are not finite"))
+        }
+        guard restored.matches(optimizer.configuration.kind, network.layout), restored.step >= 0,
+              restored.first.allSatisfy(\.isFinite), restored.second.allSatisfy(\.isFinite) else {
+            throw .invalid(.shapeMismatch("optimizer_state: does not match the \(optimizer.configuration.kind.rawValue) optimizer of this model"))
+        }
+        _ = try commit { _, optimizerState throws(WriteError) in
+            optimizerState = restored
+            return Snapshot(version: version, parameters: parameters)
+        }
+    }
+
+    /// Runs one write under the writer lock: `change` computes the next snapshot from the
+    /// current one (and may update the optimizer state); the result is saved first when
+    /// durable, then published. If `change` throws or the save fails, nothing changes.
+    private func commit(_ change: (Snapshot, inout OptimizerState) throws(WriteError) -> Snapshot) throws(WriteError) -> Int {
+        try writer.withLock { (state: inout WriterState) throws(WriteError) -> Int in
+            let snapshot = current.withLock { $0 }
+            var optimizerState = state.optimizerState
+            if durable == nil {
+                // Give up the stored reference so the optimizer updates its moments in place;
+                // it changes nothing when it throws, so the state can go back as it was.
+                state.optimizerState = OptimizerState(first: [], second: [])
+            }
+            let next: Snapshot
+            do throws(WriteError) {
+                next = try change(snapshot, &optimizerState)
+            } catch {
+                if durable == nil { state.optimizerState = optimizerState }
+                throw error
+            }
+            if let durable {
+                do throws(StateDirectory.Failure) {
+                    try durable.save(StateFile(identity: identity, version: next.version, parameters: next.parameters,
+                                               optimizerState: optimizerState))
+                } catch {
+                    throw .notPersisted(error.description)
+                }
+            }
+            state.optimizerState = optimizerState
+            state.writeCount += 1
+            current.withLock { $0 = next }
+            return next.version
+        }
     }
 }
