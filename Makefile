@@ -7,7 +7,7 @@ PYTHON_TEST_TOOLS := schemathesis==4.32.5 openapi-spec-validator==0.9.0
 # The molecules: ../shared/data/nci-tpsa where it exists, else what `make data` builds.
 MOLECULES := $(if $(wildcard ../shared/data/nci-tpsa/train.jsonl),../shared/data/nci-tpsa,data/nci-tpsa)
 
-.PHONY: deps venv build release demo test data molecules train-molecules
+.PHONY: deps venv build release demo test data molecules train-molecules fuzz tsan asan
 
 # Installs the Debian packages that are missing, and only those.
 deps:
@@ -50,3 +50,24 @@ molecules:
 # Trains the GCN over HTTP to the validation MAE in the README (about 3 minutes on 2 cores).
 train-molecules: release molecules
 	scripts/train_molecules.sh $(MOLECULES) $(or $(EPOCHS),200)
+
+# Fuzzes the HTTP head parser and the JSON request decoders with libFuzzer, FUZZ_SECONDS each
+# (default 600). Inputs that crash are written to Tests/FuzzCorpus/<target>/, where the tests
+# replay them; commit them with the fix.
+FUZZ_SECONDS ?= 600
+FUZZ_BUILD := swift build -c release --scratch-path .build-fuzz --toolset scripts/lld-toolset.json \
+	-Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
+fuzz: deps
+	$(FUZZ_BUILD) --product fuzz-http
+	$(FUZZ_BUILD) --product fuzz-json
+	for target in http json; do \
+		mkdir -p .build-fuzz/corpus/$$target && \
+		.build-fuzz/release/fuzz-$$target -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
+			-artifact_prefix=Tests/FuzzCorpus/$$target/ .build-fuzz/corpus/$$target Tests/FuzzCorpus/$$target || exit 1; \
+	done
+
+# The whole test suite under ThreadSanitizer and AddressSanitizer (the servers the tests start included).
+tsan: deps venv
+	swift test --scratch-path .build-tsan --sanitize=thread
+asan: deps venv
+	swift test --scratch-path .build-asan --sanitize=address

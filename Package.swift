@@ -46,10 +46,15 @@ let package = Package(
             "Client", "Model", "Wire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .target(name: "CFuzzer"),
+        .target(name: "FuzzTargets", dependencies: ["Server", "Wire", "Model", "CFuzzer"]),
+        // Fuzz executables: libFuzzer drivers under `make fuzz`, corpus replayers otherwise.
+        .executableTarget(name: "fuzz-http", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "fuzz-json", dependencies: ["FuzzTargets"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Model", "TestSupport", "gradserve"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Model", "TestSupport", "FuzzTargets", "gradserve"]),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Wire", "Model", "TestSupport", "gradserve", "gradctl"]),
     ]
 )

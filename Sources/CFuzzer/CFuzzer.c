@@ -1,0 +1,1 @@
+// The declarations in CFuzzer.h are defined by libFuzzer itself.

@@ -1,0 +1,6 @@
+import FuzzTargets
+
+@main
+enum FuzzHTTP {
+    static func main() { FuzzDriver.main(FuzzTargets.httpHead) }
+}

@@ -1,0 +1,6 @@
+import FuzzTargets
+
+@main
+enum FuzzJSON {
+    static func main() { FuzzDriver.main(FuzzTargets.jsonRequest) }
+}
