@@ -7,7 +7,7 @@ PYTHON_TEST_TOOLS := schemathesis==4.32.5 openapi-spec-validator==0.9.0
 # The molecules: ../shared/data/nci-tpsa where it exists, else what `make data` builds.
 MOLECULES := $(if $(wildcard ../shared/data/nci-tpsa/train.jsonl),../shared/data/nci-tpsa,data/nci-tpsa)
 
-.PHONY: deps venv build release demo test data molecules train-molecules fuzz tsan asan
+.PHONY: deps venv build release demo test data molecules train-molecules fuzz tsan asan bench
 
 # Installs the Debian packages that are missing, and only those.
 deps:
@@ -71,3 +71,10 @@ tsan: deps venv
 	swift test --scratch-path .build-tsan --sanitize=thread
 asan: deps venv
 	swift test --scratch-path .build-asan --sanitize=address
+
+# Every benchmark, with nginx, wrk, NumPy and orjson as peers in the same run; writes BENCHMARKS.md.
+bench: release molecules
+	@for p in nginx wrk; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	[ -x .venv-bench/bin/python ] || (python3 -m venv .venv-bench && .venv-bench/bin/pip install -q --disable-pip-version-check numpy orjson)
+	MOLECULES=$(MOLECULES) bench/run.sh

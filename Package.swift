@@ -51,6 +51,10 @@ let package = Package(
         // Fuzz executables: libFuzzer drivers under `make fuzz`, corpus replayers otherwise.
         .executableTarget(name: "fuzz-http", dependencies: ["FuzzTargets"]),
         .executableTarget(name: "fuzz-json", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "gradbench", dependencies: [
+            "Client", "Model", "Wire",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -44,7 +44,11 @@ extension Network {
         for (i, input) in inputs.enumerated() {
             do throws(ModelError) { try validate(input) } catch { throw error.prefixed("samples[\(i)]") }
         }
-        return inputs.map { output(for: $0, parameters: parameters, scratch: scratch) }
+        let outputs = inputs.map { output(for: $0, parameters: parameters, scratch: scratch) }
+        if let bad = outputs.firstIndex(where: { !$0.isFinite }) {
+            throw .nonFinite("samples[\(bad)]: the output overflows Float32 at these parameters")
+        }
+        return outputs
     }
 
     /// One gradient per sample, not averaged.
@@ -59,6 +63,12 @@ extension Network {
                     into: storage.baseAddress! + i * layout.count, scratch: scratch)
             }
         }
+        for i in 0..<samples.count {
+            let start = i * layout.count
+            guard batch.results[i].loss.isFinite, batch.storage[start..<(start + layout.count)].allSatisfy(\.isFinite) else {
+                throw .nonFinite("samples[\(i)]: the loss or its gradient overflows Float32 at these parameters")
+            }
+        }
         return batch
     }
 
@@ -71,6 +81,10 @@ extension Network {
         let results = sum.storage.withUnsafeMutableBufferPointer { storage in
             samples.map { accumulateGradient(of: $0, parameters: parameters, into: storage.baseAddress!, scratch: scratch) }
         }
+        if let bad = results.firstIndex(where: { !$0.loss.isFinite }) {
+            throw .nonFinite("samples[\(bad)]: the loss overflows Float32 at these parameters")
+        }
+        guard sum.isFinite else { throw .nonFinite("gradient_sum: overflows Float32 at these parameters") }
         return (results, sum)
     }
 

@@ -70,3 +70,20 @@ import Testing
         #expect(Set(u["W2"]!.data).count == 8)
     }
 }
+
+@Suite struct OverflowTests {
+    /// Finite but huge parameters make the output overflow: an error, not an answer with infinities.
+    @Test func resultsThatOverflowAreRefused() throws {
+        let mlp = try MLP(layers: [1, 2, 2])
+        var parameters = mlp.makeParameters(.glorot, seed: 1)
+        for i in mlp.layout.entry(named: "W3")!.range { parameters.storage[i] = 3e38 }
+        for i in mlp.layout.entry(named: "b2")!.range { parameters.storage[i] = 5 }
+        #expect(throws: ModelError.nonFinite("samples[0]: the output overflows Float32 at these parameters")) {
+            try mlp.outputs(for: [.vector([1])], parameters: parameters)
+        }
+        #expect(throws: ModelError.nonFinite("samples[0]: the loss or its gradient overflows Float32 at these parameters")) {
+            try mlp.gradients(of: [Sample(x: [1], t: 0)], parameters: parameters)
+        }
+        #expect(throws: ModelError.self) { try mlp.gradientSum(of: [Sample(x: [1], t: 0)], parameters: parameters) }
+    }
+}

@@ -1,0 +1,127 @@
+"""Turns the JSON lines of bench/run.sh into BENCHMARKS.md: a table per part, the peer next to ours."""
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+
+def load(path):
+    return [json.loads(line) for line in open(path) if line.strip().startswith("{")]
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    memory = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")) / 1024 / 1024
+    swift = subprocess.run(["swift", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB, {platform.platform()}, {swift}"
+
+
+def f(value, digits=0):
+    return f"{value:,.{digits}f}"
+
+
+def main(path):
+    rows = load(path)
+    by = lambda bench: [r for r in rows if r["bench"] == bench]
+    out = []
+    w = out.append
+    w("# Benchmarks\n")
+    w(f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC with `make bench` on {machine()}.")
+    w("Every peer ran in the same run on the same machine; the machines are shared, so compare ratios, not runs.\n")
+
+    w("## 1. Model math: per-sample gradients of every parameter, one core\n")
+    w("gradserve: `gradbench model` (hand-written backprop on single-threaded OpenBLAS, no allocation per sample). "
+      "NumPy: the same formulas in float32 with `OPENBLAS_NUM_THREADS=1`, one sample at a time, and vectorised over the batch with einsum.\n")
+    w("| layers | gradserve samples/s | GFLOP/s | NumPy loop samples/s | NumPy vectorised samples/s | vs loop | vs vectorised |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
+    peers = {r["layers"]: r for r in by("numpy_model")}
+    for r in by("model"):
+        p = peers.get(r["layers"], {})
+        loop, vec = p.get("loop_samples_per_s", float("nan")), p.get("vectorised_samples_per_s", float("nan"))
+        w(f"| {r['layers']} | {f(r['samples_per_s'])} | {f(r['gflops'], 2)} | {f(loop)} | {f(vec)} | "
+          f"{r['samples_per_s'] / loop:.1f}x | {r['samples_per_s'] / vec:.2f}x |")
+    copy = by("copy")
+    big = [r for r in by("model") if r["layers"] == "1024,1024,1024"]
+    if copy and big:
+        bandwidth = copy[0]["copy_gb_per_s"]
+        written = big[0]["gradient_bytes"]
+        bound = bandwidth * 1e9 / (2 * written)
+        w(f"\nAt 1024,1024,1024 each sample's gradient is {written / 1e6:.1f} MB, written once, and the weights "
+          f"({written / 1e6:.1f} MB) are read at least once: at least {2 * written / 1e6:.1f} MB moved per sample. "
+          f"Measured copy bandwidth (`gradbench copy`, 256 MiB memcpy, read plus write): {bandwidth:.1f} GB/s, so the memory bound is "
+          f"{bound:.0f} samples/s; gradserve reaches {big[0]['samples_per_s']:.0f} samples/s, "
+          f"{bound / big[0]['samples_per_s']:.2f}x from the bound.")
+    for r in by("graph"):
+        w(f"\nGraph model (GCN, hidden {r['hidden']}, sum readout) on the 3,500 training molecules: "
+          f"{f(r['graphs_per_s'])} graphs/s per-sample gradients (summed per batch of 32), one core.")
+
+    w("\n## 2. Wire format: a /gradients answer of 32 samples at 64,64,64\n")
+    wire = {r["format"]: r for r in by("wire")}
+    orjson = by("orjson")
+    if wire and orjson:
+        n, o = wire["numbers"], orjson[0]
+        w("| | document | encode MB/s | decode MB/s |")
+        w("|---|---:|---:|---:|")
+        w(f"| gradserve (JSONWriter, JSONReader into [Float]) | {f(n['bytes'] / 1e6, 2)} MB | {f(n['encode_mb_per_s'])} | {f(n['decode_mb_per_s'])} |")
+        w(f"| orjson, same document (to and from Python floats) | {f(o['bytes'] / 1e6, 2)} MB | {f(o['encode_mb_per_s'])} | {f(o['decode_mb_per_s'])} |")
+        w(f"| ratio | | {n['encode_mb_per_s'] / o['encode_mb_per_s']:.2f}x | {n['decode_mb_per_s'] / o['decode_mb_per_s']:.2f}x |")
+    w256 = {r["format"]: r for r in by("wire256")}
+    if len(w256) == 2:
+        a, b = w256["numbers"], w256["b64"]
+        w("\nCompact form (`\"tensor_format\": \"b64\"`) against number arrays, same answer, 32 samples at 256,256,256:\n")
+        w("| format | bytes | encode ms | decode ms |")
+        w("|---|---:|---:|---:|")
+        for name, r in [("numbers", a), ("b64", b)]:
+            w(f"| {name} | {f(r['bytes'])} | {r['encode_ms']:.1f} | {r['decode_ms']:.1f} |")
+        w(f"| numbers / b64 | {a['bytes'] / b['bytes']:.2f}x | {a['encode_ms'] / b['encode_ms']:.1f}x | {a['decode_ms'] / b['decode_ms']:.1f}x |")
+
+    w("\n## 3. HTTP: wrk against nginx serving a fixed JSON body, same machine, same run\n")
+    wrk = by("wrk")
+    w("| wrk | nginx req/s | /health req/s | /forward req/s | /gradients req/s | /health / nginx | /gradients / nginx | p99 nginx, /health, /forward, /gradients |")
+    w("|---|---:|---:|---:|---:|---:|---:|---|")
+    for t, c in [(1, 1), (2, 16), (2, 256)]:
+        cell = {r["target"]: r for r in wrk if r["threads"] == t and r["connections"] == c}
+        if len(cell) < 4:
+            continue
+        ng, h, fw, g = (cell[k] for k in ["nginx", "health", "forward", "gradients"])
+        w(f"| -t{t} -c{c} | {f(ng['requests_per_s'])} | {f(h['requests_per_s'])} | {f(fw['requests_per_s'])} | {f(g['requests_per_s'])} | "
+          f"{h['requests_per_s'] / ng['requests_per_s']:.0%} | {g['requests_per_s'] / ng['requests_per_s']:.0%} | "
+          f"{ng['p99']}, {h['p99']}, {fw['p99']}, {g['p99']} |")
+    for r in by("hold"):
+        w(f"\n{r['connections']:,} keep-alive connections held open (each made one request, {r['answered']:,} answered): "
+          f"meanwhile wrk -t2 -c16 got {f(r['requests_per_s_meanwhile'])} /health req/s; afterwards {r['still_open']:,} of them "
+          f"were still open and answered again; gradserve's resident memory peaked at {r['rss_mb']:.0f} MB.")
+
+    w("\n## 4. End-to-end training: 20,000 synthetic samples at 3,3,3, batch 32, one epoch\n")
+    inproc = by("inprocess")
+    base = inproc[0]["samples_per_s"] if inproc else float("nan")
+    w("| loop | samples/s | of in-process |")
+    w("|---|---:|---:|")
+    w(f"| in-process Swift, no HTTP (`gradbench inprocess`) | {f(base)} | 100% |")
+    for r in by("train"):
+        w(f"| gradctl train, {r['servers']} server(s), {r['mode']} | {f(r['samples_per_s'])} | {r['samples_per_s'] / base:.0%} |")
+    for r in by("train_graph"):
+        w(f"\nGraph model on the molecules over HTTP (`gradctl train --reduce-sum`, one server, one epoch of 3,500): {f(r['samples_per_s'])} samples/s.")
+
+    remote = by("remote")
+    big = [r for r in remote if r["layers"] == "256,256,256" and r["samples"] == 32]
+    if big:
+        w("\n## 5. Large models: a batch of 32 at 256,256,256 over HTTP (client: libcurl, keep-alive, answer decoded)\n")
+        w("| answer | format | response bytes | seconds per batch |")
+        w("|---|---|---:|---:|")
+        for r in big:
+            w(f"| {'one gradient per sample' if r['reduce'] == 'none' else 'summed (reduce: sum)'} | {r['format']} | {f(r['response_bytes'])} | {r['seconds_per_request']:.4f} |")
+    w("\n## 6. Scaling: seconds per sample against samples per request and model size (per-sample gradients, numbers)\n")
+    w("| layers | 1 | 8 | 64 | 512 |")
+    w("|---|---:|---:|---:|---:|")
+    for layers in ["3,3,3", "64,64,64", "256,256,256"]:
+        cells = {r["samples"]: r for r in remote if r["layers"] == layers and r["reduce"] == "none" and r["format"] == "numbers"}
+        w(f"| {layers} | " + " | ".join(f"{cells[n]['seconds_per_sample'] * 1e6:,.1f} µs" if n in cells else "-" for n in [1, 8, 64, 512]) + " |")
+    w("\nThe command: `make bench` (bench/run.sh, bench/peers.py, bench/hold.py, bench/report.py, Sources/gradbench).")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

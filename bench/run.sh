@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# `make bench`: every measurement of BENCHMARKS.md, ours and the peers' side by side in one run.
+# Writes bench results as JSON lines to $RESULTS, then BENCHMARKS.md from them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=.build/release
+py=.venv-bench/bin/python
+results=${RESULTS:-.build/bench-results.jsonl}
+molecules=${MOLECULES:-../shared/data/nci-tpsa}
+seconds=${BENCH_SECONDS:-2}
+wrk_seconds=${WRK_SECONDS:-10}
+work=$(mktemp -d)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+: >"$results"
+record() { tee -a "$results"; }
+note() { echo "== $*" >&2; }
+
+# Starts gradserve with the given options on a free port; sets $url and $pid.
+start_server() {
+    local log="$work/server-$RANDOM.log"
+    "$bin/gradserve" --port 0 --log-level warning "$@" >"$log" &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
+    url="http://$(sed -n 's/^listening on //p' "$log")"
+}
+
+stop_server() { kill "$1"; wait "$1" 2>/dev/null || true; }
+
+note "1. model math, one core"
+for layers in 3,3,3 64,64,64 256,256,256 1024,1024,1024; do
+    batch=32; [ "$layers" = 1024,1024,1024 ] && batch=4
+    "$bin/gradbench" model --layers "$layers" --batch "$batch" --seconds "$seconds" | record
+    OPENBLAS_NUM_THREADS=1 "$py" bench/peers.py model --layers "$layers" --batch "$batch" --seconds "$seconds" | record
+done
+"$bin/gradbench" copy --seconds "$seconds" | record
+[ -f "$molecules/train.jsonl" ] && "$bin/gradbench" graph --data "$molecules/train.jsonl" --seconds "$seconds" | record
+
+note "2. wire format"
+"$bin/gradbench" wire --layers 64,64,64 --samples 32 --seconds "$seconds" --output "$work/gradients.json" | record
+"$py" bench/peers.py wire --document "$work/gradients.json" --seconds "$seconds" | record
+"$bin/gradbench" wire --layers 256,256,256 --samples 32 --seconds "$seconds" | sed 's/"bench": "wire"/"bench": "wire256"/' | record
+
+note "3. HTTP: wrk against nginx and gradserve"
+mkdir -p "$work/nginx/logs"
+nginx_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes 2;
+error_log $work/nginx/logs/error.log;
+pid $work/nginx/nginx.pid;
+events { worker_connections 20000; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / { default_type application/json; return 200 '{"status":"ok","version":0}'; }
+    }
+}
+CONF
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+sleep 0.5
+start_server --layers 3,3,3
+server_pid=$pid
+cat >"$work/forward.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"samples": [{"x": [0.5, 0.25, 1.0]}]}'
+LUA
+cat >"$work/gradients.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"samples": [{"x": [0.5, 0.25, 1.0], "t": 1.1456439}]}'
+LUA
+run_wrk() {  # name threads connections url [script]
+    local out
+    out=$(wrk -t"$2" -c"$3" -d"${wrk_seconds}s" --latency ${5:+-s "$5"} "$4")
+    local rps p99
+    rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
+    p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    echo "{\"bench\": \"wrk\", \"target\": \"$1\", \"threads\": $2, \"connections\": $3, \"requests_per_s\": $rps, \"p99\": \"$p99\"}" | record
+}
+for tc in "1 1" "2 16" "2 256"; do
+    set -- $tc
+    run_wrk nginx "$1" "$2" "http://127.0.0.1:$nginx_port/health"
+    run_wrk health "$1" "$2" "$url/health"
+    run_wrk forward "$1" "$2" "$url/forward" "$work/forward.lua"
+    run_wrk gradients "$1" "$2" "$url/gradients" "$work/gradients.lua"
+done
+
+note "3b. 10,000 idle keep-alive connections while wrk is served"
+"$py" bench/hold.py --url "$url" --count 10000 --pid "$server_pid" --wrk-seconds "$wrk_seconds" | record
+stop_server "$server_pid"
+
+note "4. end-to-end training"
+"$bin/gradbench" inprocess --layers 3,3,3 --synthetic 20000 --batch 32 | record
+start_server --layers 3,3,3; one=$url; one_pid=$pid
+start_server --layers 3,3,3; two=$url; two_pid=$pid
+train_rate() { "$bin/gradctl" train "$@" --synthetic 20000 --batch 32 --epochs 1 --parallel 4 | awk '/: mean loss/ {print $(NF-4)}'; }
+for mode in per-sample reduce-sum; do
+    flag=""; [ "$mode" = reduce-sum ] && flag=--reduce-sum
+    echo "{\"bench\": \"train\", \"servers\": 1, \"mode\": \"$mode\", \"samples_per_s\": $(train_rate --server "$one" $flag)}" | record
+    echo "{\"bench\": \"train\", \"servers\": 2, \"mode\": \"$mode\", \"samples_per_s\": $(train_rate --server "$one" --server "$two" $flag)}" | record
+done
+stop_server "$one_pid"; stop_server "$two_pid"
+if [ -f "$molecules/train.jsonl" ]; then
+    start_server --model gcn --features 23 --hidden 64,64 --optimizer adam --lr 0.003
+    rate=$("$bin/gradctl" train --server "$url" --data "$molecules/train.jsonl" --epochs 1 --reduce-sum | awk '/: mean loss/ {print $(NF-2)}' | tr -d ',')
+    echo "{\"bench\": \"train_graph\", \"samples_per_s\": $rate}" | record
+    stop_server "$pid"
+fi
+
+note "5 and 6. large models and scaling: per request over HTTP"
+for layers in 3,3,3 64,64,64 256,256,256; do
+    start_server --layers "$layers"
+    for samples in 1 8 64 512; do
+        [ "$layers" = 256,256,256 ] && [ "$samples" = 512 ] && continue
+        "$bin/gradbench" remote --server "$url" --layers "$layers" --samples "$samples" --seconds "$seconds" | record
+    done
+    if [ "$layers" = 256,256,256 ]; then
+        for format in numbers b64; do
+            "$bin/gradbench" remote --server "$url" --layers "$layers" --samples 32 --format "$format" --seconds "$seconds" | record
+            "$bin/gradbench" remote --server "$url" --layers "$layers" --samples 32 --format "$format" --reduce-sum --seconds "$seconds" | record
+        done
+    fi
+    stop_server "$pid"
+done
+
+note "writing BENCHMARKS.md"
+"$py" bench/report.py "$results" >BENCHMARKS.md
