@@ -162,7 +162,6 @@ final class Connection {
         if !hasPendingOutput { lastWriteProgress = context.now }
         response.serialize(into: &output, keepAlive: keepAlive, date: context.date, includeBody: includeBody)
         if !keepAlive { closeAfterWrite = true }
-        context.recordResponse()
     }
 
     /// Writes as much pending output as the socket takes.
@@ -213,19 +212,18 @@ final class Connection {
         case .lingering(let until):
             if now >= until { close() }
         case .head(let started), .body(_, let started):
-            if now - started >= context.requestTimeoutMilliseconds {
+            if !closeAfterWrite, now - started >= context.requestTimeoutMilliseconds {
                 respond(handler.failureResponse(status: .requestTimeout, message: "request not completed within \(context.requestTimeoutMilliseconds / 1000) s"),
                         keepAlive: false, context: context)
                 inputStart = input.count
                 flush(context: context)
             }
         case .idle:
-            if hasPendingOutput {
-                if now - lastWriteProgress >= context.requestTimeoutMilliseconds { close() }
-            } else if now - lastActivity >= context.idleTimeoutMilliseconds || context.isShuttingDown {
+            if !hasPendingOutput, now - lastActivity >= context.idleTimeoutMilliseconds || context.isShuttingDown {
                 close()
             }
         }
+        // A client that stopped reading its responses.
         if hasPendingOutput, !isClosed, now - lastWriteProgress >= context.requestTimeoutMilliseconds { close() }
     }
 

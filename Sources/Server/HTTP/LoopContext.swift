@@ -15,7 +15,6 @@ final class LoopContext {
     var isShuttingDown = false
     /// Where `recv` writes before bytes are appended to a connection's buffer.
     let receiveBuffer: UnsafeMutableRawBufferPointer
-    private(set) var responses = 0
 
     init(configuration: HTTPServer.Configuration) {
         limits = configuration.limits
@@ -41,8 +40,6 @@ final class LoopContext {
             date = String(decoding: text[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
-
-    func recordResponse() { responses += 1 }
 }
 
 extension Duration {
