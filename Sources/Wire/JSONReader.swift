@@ -417,31 +417,11 @@ public struct JSONReader {
         String(decoding: UnsafeBufferPointer(rebasing: bytes[token]), as: UTF8.self)
     }
 
-    /// Parses a scanned number token as the nearest Float32 (correctly rounded by strtof),
-    /// or nil when it overflows. Underflow to zero is accepted, as in every JSON library.
     static func parseFloat(_ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>) -> Float? {
-        withTerminatedToken(bytes, token) { strtof($0, nil) }.flatMap { $0.isFinite ? $0 : nil }
+        DecimalParser.float(bytes, token)
     }
 
     static func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>) -> Double? {
-        withTerminatedToken(bytes, token) { strtod($0, nil) }
-    }
-
-    /// Calls `body` with a NUL-terminated copy of the token: the input buffer itself need not end in NUL.
-    private static func withTerminatedToken<T>(
-        _ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>, _ body: (UnsafePointer<CChar>) -> T
-    ) -> T? {
-        let count = token.count
-        if count < 64 {
-            return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
-                for i in 0..<count { buffer[i] = CChar(bitPattern: bytes[token.lowerBound + i]) }
-                buffer[count] = 0
-                return body(buffer.baseAddress!)
-            }
-        }
-        // Long decimals (thousands of digits are legal JSON) go through a heap copy.
-        var copy = bytes[token].map { CChar(bitPattern: $0) }
-        copy.append(0)
-        return copy.withUnsafeBufferPointer { body($0.baseAddress!) }
+        DecimalParser.double(bytes, token)
     }
 }

@@ -55,6 +55,16 @@ public struct JSONWriter {
         needsComma = true
     }
 
+    /// A string of bytes that need no escaping, such as base64 text.
+    public mutating func asciiString(_ bytes: [UInt8]) {
+        separate()
+        self.bytes.reserveCapacity(self.bytes.count + bytes.count + 2)
+        self.bytes.append(UInt8(ascii: "\""))
+        self.bytes.append(contentsOf: bytes)
+        self.bytes.append(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
     /// A finite Float32 in its shortest round-trip form. Callers only hold finite values;
     /// a non-finite one would not be JSON, so it is written as null.
     public mutating func number(_ value: Float) {

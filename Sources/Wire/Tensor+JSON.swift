@@ -65,10 +65,11 @@ extension JSONReader {
     /// of a whole number of floats. Finiteness is the model's to check, as for number arrays.
     static func decodeFloat32Base64(_ text: UnsafeBufferPointer<UInt8>) throws -> [Float]? {
         guard let bytes = try? Base64.decode(bytes: text), bytes.count % 4 == 0 else { return nil }
-        let values = bytes.withUnsafeBytes { raw in
-            (0..<(bytes.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        // Little-endian on the wire and in memory (x86-64, arm64): the bytes are the floats.
+        return [Float](unsafeUninitializedCapacity: bytes.count / 4) { buffer, count in
+            bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
+            count = bytes.count / 4
         }
-        return values
     }
 
     /// Reads an object of named tensors, such as `"parameters"` or `"gradients"`.
@@ -96,12 +97,10 @@ extension JSONWriter {
                 w.key("dtype")
                 w.string("float32")
                 w.key("b64")
-                var bytes = [UInt8]()
-                bytes.reserveCapacity(values.count * 4)
-                for value in values {
-                    withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
-                }
-                w.raw([UInt8(ascii: "\"")] + Base64.encodeToBytes(bytes: bytes) + [UInt8(ascii: "\"")])
+                // Little-endian in memory (x86-64, arm64), as the compact form wants.
+                let encoded = values.withContiguousStorageIfAvailable { Base64.encodeToBytes(bytes: UnsafeRawBufferPointer($0)) }
+                    ?? Array(values).withUnsafeBytes { Base64.encodeToBytes(bytes: $0) }
+                w.asciiString(encoded)
             }
         }
     }

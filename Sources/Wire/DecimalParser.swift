@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Decimal text to Float32, correctly rounded.
+///
+/// Most numbers take Clinger's fast path: a decimal with at most 19 significant digits and a
+/// power of ten within 10^±22 becomes an exact Double times (or over) an exact power of ten, one
+/// rounding; that Double is then rounded to Float, which is right unless the Double lies within
+/// one of its own ulps of a point halfway between two Floats. Those rare cases, and every
+/// other number, go to strtof.
+enum DecimalParser {
+    private static let powersOfTen: [Double] = (0...22).map { exponent in
+        var value = 1.0
+        for _ in 0..<exponent { value *= 10 }
+        return value
+    }
+
+    /// The token must already be a valid JSON number. Nil when it overflows Float32.
+    static func float(_ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>) -> Float? {
+        if let value = fastFloat(bytes, token) { return value }
+        return withTerminatedToken(bytes, token) { strtof($0, nil) }.flatMap { $0.isFinite ? $0 : nil }
+    }
+
+    static func double(_ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>) -> Double? {
+        withTerminatedToken(bytes, token) { strtod($0, nil) }
+    }
+
+    /// The fast path, or nil when it cannot vouch for the result.
+    static func fastFloat(_ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>) -> Float? {
+        var i = token.lowerBound
+        let end = token.upperBound
+        let negative = bytes[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        var mantissa: UInt64 = 0
+        var significant = 0
+        var exponent = 0
+        func digit(_ byte: UInt8) -> UInt64? {
+            byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") ? UInt64(byte - UInt8(ascii: "0")) : nil
+        }
+        while i < end, let d = digit(bytes[i]) {
+            if mantissa != 0 || d != 0 { significant += 1 }
+            mantissa = mantissa &* 10 &+ d
+            i += 1
+        }
+        if i < end, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            while i < end, let d = digit(bytes[i]) {
+                if mantissa != 0 || d != 0 { significant += 1 }
+                mantissa = mantissa &* 10 &+ d
+                exponent -= 1
+                i += 1
+            }
+        }
+        guard significant <= 19 else { return nil }
+        if i < end {  // 'e' or 'E'
+            i += 1
+            var exponentNegative = false
+            if bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+") {
+                exponentNegative = bytes[i] == UInt8(ascii: "-")
+                i += 1
+            }
+            var written = 0
+            while i < end, let d = digit(bytes[i]) {
+                guard written < 10_000 else { return nil }
+                written = written * 10 + Int(d)
+                i += 1
+            }
+            exponent += exponentNegative ? -written : written
+        }
+        if mantissa == 0 { return negative ? -0.0 : 0 }
+        guard mantissa < 1 << 53, (-22...22).contains(exponent) else { return nil }
+        var value = Double(mantissa)
+        value = exponent >= 0 ? value * powersOfTen[exponent] : value / powersOfTen[-exponent]
+        let rounded = Float(value)
+        guard rounded.isFinite, rounded != 0 || value == 0 else { return nil }
+        if Double(rounded) != value {
+            let neighbour = Double(value > Double(rounded) ? rounded.nextUp : rounded.nextDown)
+            let halfway = (Double(rounded) + neighbour) / 2
+            guard abs(value - halfway) > value.ulp else { return nil }
+        }
+        return negative ? -rounded : rounded
+    }
+
+    /// Calls `body` with a NUL-terminated copy of the token: the input buffer itself need not end in NUL.
+    private static func withTerminatedToken<T>(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>, _ body: (UnsafePointer<CChar>) -> T
+    ) -> T? {
+        let count = token.count
+        if count < 64 {
+            return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
+                for i in 0..<count { buffer[i] = CChar(bitPattern: bytes[token.lowerBound + i]) }
+                buffer[count] = 0
+                return body(buffer.baseAddress!)
+            }
+        }
+        // Long decimals (thousands of digits are legal JSON) go through a heap copy.
+        var copy = bytes[token].map { CChar(bitPattern: $0) }
+        copy.append(0)
+        return copy.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
