@@ -74,13 +74,6 @@ public struct JSONWriter {
         needsComma = true
     }
 
-    public mutating func number(_ value: Double) {
-        separate()
-        guard value.isFinite else { return null() }
-        bytes.append(contentsOf: value.description.utf8)
-        needsComma = true
-    }
-
     public mutating func number(_ value: Int) {
         separate()
         bytes.append(contentsOf: String(value).utf8)
@@ -99,22 +92,9 @@ public struct JSONWriter {
         arrayEnd()
     }
 
-    public mutating func bool(_ value: Bool) {
-        separate()
-        bytes.append(contentsOf: (value ? "true" : "false").utf8)
-        needsComma = true
-    }
-
     public mutating func null() {
         separate()
         bytes.append(contentsOf: "null".utf8)
-        needsComma = true
-    }
-
-    /// Appends already-encoded JSON text as one value.
-    public mutating func raw(_ json: some Sequence<UInt8>) {
-        separate()
-        bytes.append(contentsOf: json)
         needsComma = true
     }
 

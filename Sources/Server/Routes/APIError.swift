@@ -55,7 +55,6 @@ public struct APIError: Error, Sendable {
         case 408: "request_timeout"
         case 411: "length_required"
         case 413: "content_too_large"
-        case 415: "unsupported_media_type"
         case 431: "header_fields_too_large"
         case 501: "not_implemented"
         case 505: "http_version_not_supported"
