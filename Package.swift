@@ -31,9 +31,10 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
-        .target(name: "Client", dependencies: ["Model", "Wire", "CCurl"]),
+        .target(name: "Locking"),
+        .target(name: "Client", dependencies: ["Model", "Wire", "CCurl", "Locking"]),
         .target(name: "Server", dependencies: [
-            "Model", "Wire", "CLinux",
+            "Model", "Wire", "CLinux", "Locking",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
@@ -43,7 +44,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "gradctl", dependencies: [
-            "Client", "Model", "Wire",
+            "Client", "Model", "Wire", "Locking",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "CFuzzer"),
@@ -58,7 +59,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Model", "TestSupport", "FuzzTargets", "gradserve"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Model", "Locking", "TestSupport", "FuzzTargets", "gradserve"]),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Wire", "Model", "TestSupport", "gradserve", "gradctl"]),
     ]
 )

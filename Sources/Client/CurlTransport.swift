@@ -1,3 +1,4 @@
+import Locking
 import CCurl
 import Foundation
 import Synchronization
@@ -100,7 +101,7 @@ private final class Transfer: @unchecked Sendable {
 /// The multi handle and the thread that drives it. Other threads only touch `queue` and `stopped`.
 private final class Engine: @unchecked Sendable {
     private let multi: UnsafeMutableRawPointer
-    private let queue = Mutex<[Transfer]>([])
+    private let queue = Locked([] as [Transfer])
     private let stopped = Atomic<Bool>(false)
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
     private var idleHandles: [UnsafeMutableRawPointer] = []

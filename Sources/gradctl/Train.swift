@@ -1,8 +1,8 @@
+import Locking
 import ArgumentParser
 import Client
 import Foundation
 import Model
-import Synchronization
 import Wire
 
 struct Train: AsyncParsableCommand {
@@ -92,7 +92,7 @@ final class HistoryFile: Sendable {
 final class Progress: Sendable {
     private let history: HistoryFile?
     private let isTerminal = isatty(STDERR_FILENO) == 1
-    private let state = Mutex<(lossSum: Double, steps: Int, lastLine: Int)>((0, 0, -1))
+    private let state = Locked((0, 0, -1) as (lossSum: Double, steps: Int, lastLine: Int))
 
     init(history: HistoryFile?) {
         self.history = history

@@ -1,3 +1,4 @@
+import Locking
 import Foundation
 import Model
 import Synchronization
@@ -34,8 +35,8 @@ import Wire
         var requestWriter = JSONWriter()
         GradientsRequest(samples: samples).encode(to: &requestWriter)
         let gradientsBody = String(decoding: requestWriter.bytes, as: UTF8.self)
-        let stepByVersion = Mutex<[Int: Int]>([:])
-        let observed = Mutex<[(version: Int, response: String)]>([])
+        let stepByVersion = Locked([:] as [Int: Int])
+        let observed = Locked([] as [(version: Int, response: String)])
         let failures = Atomic<Int>(0)
         let appliesFinished = Atomic<Int>(0)
 

@@ -1,6 +1,6 @@
+import Locking
 import Logging
 import Model
-import Synchronization
 import Wire
 
 /// The API: routes each request to the training store and encodes the answer as JSON.
@@ -25,7 +25,7 @@ final class GradserveApp: HTTPHandler {
     let logger: Logger
     let router: Router<Endpoint>
     let metrics: ServerMetrics
-    private let scratchPool = Mutex<[Scratch]>([])
+    private let scratchPool = Locked([] as [Scratch])
 
     init(store: TrainingStore, network: NetworkConfiguration, maxSamples: Int, access: AccessControl, logger: Logger) {
         self.store = store

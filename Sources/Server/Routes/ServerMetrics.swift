@@ -1,11 +1,11 @@
+import Locking
 import Prometheus
-import Synchronization
 
 /// The server's Prometheus metrics: requests by path and status, latency by path,
 /// samples processed, applies and the current version.
 final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
-    private let requestCounters = Mutex<[String: Counter]>([:])
+    private let requestCounters = Locked([:] as [String: Counter])
     private let latency: [String: DurationHistogram]
     private let knownPaths: Set<String>
     let samples: Counter

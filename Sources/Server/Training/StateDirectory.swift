@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Locking
 import Glibc
 #endif
 import Foundation
@@ -20,7 +21,7 @@ public final class StateDirectory: Sendable {
     public let path: String
     public let sync: Sync
     private let lockFD: Int32
-    private let lastSaved = Mutex<Int>(-1)
+    private let lastSaved = Locked(-1 as Int)
 
     public var stateFile: String { path + "/state.bin" }
 

@@ -1,5 +1,5 @@
+import Locking
 import Model
-import Synchronization
 
 /// The parameters, optimizer state and version that one server trains, shared by every loop.
 ///
@@ -26,8 +26,8 @@ public final class TrainingStore: Sendable {
     public let maxStaleness: Int
     /// What a saved state must match: model, sizes, optimizer.
     public let identity: StateFile.Identity
-    private let current: Mutex<Snapshot>
-    private let writer: Mutex<WriterState>
+    private let current: Locked<Snapshot>
+    private let writer: Locked<WriterState>
     /// With `--fsync always`, every write is saved here before it is acknowledged or seen.
     private let durable: StateDirectory?
 
@@ -38,8 +38,8 @@ public final class TrainingStore: Sendable {
         self.identity = identity
         self.maxStaleness = maxStaleness
         self.durable = durable
-        current = Mutex(Snapshot(version: version, parameters: parameters))
-        writer = Mutex(WriterState(optimizerState: optimizerState ?? optimizer.makeState(for: network.layout)))
+        current = Locked(Snapshot(version: version, parameters: parameters))
+        writer = Locked(WriterState(optimizerState: optimizerState ?? optimizer.makeState(for: network.layout)))
     }
 
     public func snapshot() -> Snapshot {
