@@ -70,7 +70,7 @@ fuzz: deps
 tsan: deps venv
 	swift test --scratch-path .build-tsan --sanitize=thread
 asan: deps venv
-	swift test --scratch-path .build-asan --sanitize=address
+	LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan-suppressions.txt swift test --scratch-path .build-asan --sanitize=address
 
 # Every benchmark, with nginx, wrk, NumPy and orjson as peers in the same run; writes BENCHMARKS.md.
 bench: release molecules
