@@ -4,10 +4,25 @@ public struct GradientBatch: Sendable {
     public var results: [SampleResult]
     public var storage: [Float]
 
-    public init(layout: ParameterLayout, sampleCount: Int) {
+    /// A batch whose storage `write` fills completely (it starts uninitialized, so that large
+    /// batches are not zeroed first), returning each sample's loss and output.
+    init(layout: ParameterLayout, sampleCount: Int,
+         writing write: (UnsafeMutablePointer<Float>) throws(ModelError) -> [SampleResult]) throws(ModelError) {
+        var results: [SampleResult] = []
+        var failure: ModelError?
+        storage = [Float](unsafeUninitializedCapacity: sampleCount * layout.count) { buffer, count in
+            guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
+            do throws(ModelError) {
+                results = try write(base)
+                count = buffer.count
+            } catch {
+                failure = error
+                count = 0
+            }
+        }
+        if let failure { throw failure }
         self.layout = layout
-        self.results = Array(repeating: SampleResult(loss: 0, output: 0), count: sampleCount)
-        self.storage = [Float](repeating: 0, count: sampleCount * layout.count)
+        self.results = results
     }
 
     public var count: Int { results.count }

@@ -79,7 +79,7 @@ public struct MLP: Network {
     }
 
     /// Pointers into a flat parameter (or gradient) vector, in layout order.
-    private struct Tensors<Pointer: Strideable> where Pointer.Stride == Int {
+    struct Tensors<Pointer: Strideable> where Pointer.Stride == Int {
         let W1, b1, W2, b2, W3: Pointer
 
         init(_ mlp: MLP, _ base: Pointer) {
@@ -91,8 +91,8 @@ public struct MLP: Network {
             W3 = b2.advanced(by: mlp.hidden2)
         }
     }
-    private typealias Weights = Tensors<UnsafePointer<Float>>
-    private typealias Gradient = Tensors<UnsafeMutablePointer<Float>>
+    typealias Weights = Tensors<UnsafePointer<Float>>
+    typealias Gradient = Tensors<UnsafeMutablePointer<Float>>
 
     private func forward(_ x: [Float], _ w: Weights, _ scratch: Scratch)
         -> (h1: UnsafeMutablePointer<Float>, h2: UnsafeMutablePointer<Float>, y: Float)

@@ -22,6 +22,15 @@ public protocol Network: Sendable {
         of sample: Sample, parameters: TensorSet,
         into gradient: UnsafeMutablePointer<Float>, scratch: Scratch
     ) -> SampleResult
+
+    /// Writes (not adds) the gradient of each validated sample into its row of `gradients`
+    /// (`samples.count x layout.count`, uninitialized), and returns the losses and outputs.
+    /// Throws when a loss or gradient is not finite. A network may batch the work across
+    /// samples here; the default runs `accumulateGradient` on zeroed rows.
+    func writeGradients(
+        of samples: [Sample], parameters: TensorSet,
+        into gradients: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) throws(ModelError) -> [SampleResult]
 }
 
 extension Network {
@@ -55,21 +64,27 @@ extension Network {
     public func gradients(of samples: [Sample], parameters: TensorSet, scratch: Scratch = Scratch()) throws(ModelError) -> GradientBatch {
         try check(parameters)
         try validate(samples)
-        var batch = GradientBatch(layout: layout, sampleCount: samples.count)
-        batch.storage.withUnsafeMutableBufferPointer { storage in
-            for (i, sample) in samples.enumerated() {
-                batch.results[i] = accumulateGradient(
-                    of: sample, parameters: parameters,
-                    into: storage.baseAddress! + i * layout.count, scratch: scratch)
-            }
+        return try GradientBatch(layout: layout, sampleCount: samples.count) { storage throws(ModelError) in
+            try writeGradients(of: samples, parameters: parameters, into: storage, scratch: scratch)
         }
-        for i in 0..<samples.count {
-            let start = i * layout.count
-            guard batch.results[i].loss.isFinite, batch.storage[start..<(start + layout.count)].allSatisfy(\.isFinite) else {
+    }
+
+    public func writeGradients(
+        of samples: [Sample], parameters: TensorSet,
+        into gradients: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) throws(ModelError) -> [SampleResult] {
+        var results: [SampleResult] = []
+        results.reserveCapacity(samples.count)
+        for (i, sample) in samples.enumerated() {
+            let row = gradients + i * layout.count
+            row.initialize(repeating: 0, count: layout.count)
+            let result = accumulateGradient(of: sample, parameters: parameters, into: row, scratch: scratch)
+            guard result.loss.isFinite, UnsafeBufferPointer(start: row, count: layout.count).allSatisfy(\.isFinite) else {
                 throw .nonFinite("samples[\(i)]: the loss or its gradient overflows Float32 at these parameters")
             }
+            results.append(result)
         }
-        return batch
+        return results
     }
 
     /// The per-sample losses and outputs, with the gradients summed over the samples
@@ -88,7 +103,7 @@ extension Network {
         return (results, sum)
     }
 
-    private func check(_ parameters: TensorSet) throws(ModelError) {
+    func check(_ parameters: TensorSet) throws(ModelError) {
         guard parameters.layout == layout else {
             throw .shapeMismatch("parameters: layout \(parameters.layout.names) does not match the model's \(layout.names)")
         }

@@ -55,3 +55,24 @@ extension Input {
         return x
     }
 }
+
+@Suite struct BatchedPathTests {
+    /// The batched per-sample path (matrix products over the batch) and the one-sample path
+    /// that `gradientSum` uses agree: two implementations checking each other.
+    @Test(arguments: [[3, 3, 3], [5, 7, 4], [33, 17, 9]])
+    func sumOfBatchedPerSampleGradientsEqualsTheOneSamplePathSum(layers: [Int]) throws {
+        let mlp = try MLP(layers: layers)
+        let parameters = mlp.makeParameters(.glorot, seed: 21)
+        var generator = SeededGenerator(seed: 4)
+        let samples = (0..<9).map { _ in randomSample(dimension: layers[0], using: &generator) }
+        let batch = try mlp.gradients(of: samples, parameters: parameters)
+        let (results, sum) = try mlp.gradientSum(of: samples, parameters: parameters)
+        #expect(results.map(\.loss) == batch.results.map(\.loss) || zip(results, batch.results).allSatisfy { relativeError(Double($0.loss), Double($1.loss)) < 1e-6 })
+        for i in 0..<mlp.layout.count {
+            let terms = (0..<samples.count).map { Double(batch.storage[$0 * mlp.layout.count + i]) }
+            // Float32 accumulation of terms that cancel: the error scales with the sum of magnitudes.
+            let scale = terms.map(abs).reduce(0, +)
+            #expect(abs(terms.reduce(0, +) - Double(sum.storage[i])) <= 1e-6 * scale + 1e-9, "flat index \(i)")
+        }
+    }
+}
