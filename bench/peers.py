@@ -59,7 +59,7 @@ def model(layers, batch, seconds):
     count, elapsed = measure(seconds, lambda: [per_sample(p, X[i], T[i]) for i in range(batch)])
     loop = count * batch / elapsed
     count, elapsed = measure(seconds, lambda: vectorised(p, X, T))
-    print(json.dumps({"bench": "numpy_model", "layers": ",".join(map(str, layers)),
+    print(json.dumps({"bench": "numpy_model", "layers": ",".join(map(str, layers)), "batch": batch,
                       "loop_samples_per_s": loop, "vectorised_samples_per_s": count * batch / elapsed}))
 
 

@@ -67,7 +67,7 @@ struct ModelMath: ParsableCommand {
         // Forward W1 x and W2 h1; backward dW3, dW2 (outer product), W2ᵀ dz2, dW1 (outer product).
         let flops = 4 * h1 * d + 6 * h2 * h1 + 4 * h2
         let rate = Double(calls * batch) / elapsed
-        emit([("bench", "model"), ("layers", layers), ("samples_per_s", rate), ("gflops", rate * flops / 1e9),
+        emit([("bench", "model"), ("layers", layers), ("batch", batch), ("samples_per_s", rate), ("gflops", rate * flops / 1e9),
               ("gradient_bytes", mlp.layout.count * 4)])
     }
 }
