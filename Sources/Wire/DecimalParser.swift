@@ -52,7 +52,6 @@ enum DecimalParser {
                 i += 1
             }
         }
-        guard significant <= 19 else { return nil }
         if i < end {  // 'e' or 'E'
             i += 1
             var exponentNegative = false
@@ -68,12 +67,19 @@ enum DecimalParser {
             }
             exponent += exponentNegative ? -written : written
         }
+        guard significant <= 19 else { return nil }
+        return fastFloat(negative: negative, mantissa: mantissa, exponent: exponent)
+    }
+
+    /// ±mantissa x 10^exponent by the fast path, or nil when it cannot vouch for the result.
+    @inline(__always)
+    static func fastFloat(negative: Bool, mantissa: UInt64, exponent: Int) -> Float? {
         if mantissa == 0 { return negative ? -0.0 : 0 }
         guard mantissa < 1 << 53, (-22...22).contains(exponent) else { return nil }
         var value = Double(mantissa)
         value = exponent >= 0 ? value * powersOfTen[exponent] : value / powersOfTen[-exponent]
         let rounded = Float(value)
-        guard rounded.isFinite, rounded != 0 || value == 0 else { return nil }
+        guard rounded.isFinite, rounded != 0 else { return nil }
         if Double(rounded) != value {
             let neighbour = Double(value > Double(rounded) ? rounded.nextUp : rounded.nextDown)
             let halfway = (Double(rounded) + neighbour) / 2

@@ -159,7 +159,7 @@ public struct JSONReader {
             let token = try scanNumber()
             guard let value = Self.parseFloat(bytes, token) else {
                 path.append(.index(index))
-                throw invalid("\(Self.text(bytes, token)) is out of Float32 range")
+                throw invalid("\(Self.text(bytes, token.range)) is out of Float32 range")
             }
             values.append(value)
             index += 1
@@ -242,7 +242,7 @@ public struct JSONReader {
         skipWhitespace()
         let token = try scanNumber()
         guard let value = Self.parseFloat(bytes, token) else {
-            throw invalid("\(Self.text(bytes, token)) is out of Float32 range")
+            throw invalid("\(Self.text(bytes, token.range)) is out of Float32 range")
         }
         return value
     }
@@ -252,7 +252,7 @@ public struct JSONReader {
         skipWhitespace()
         let token = try scanNumber()
         guard let value = Self.parseDouble(bytes, token), value.isFinite else {
-            throw invalid("\(Self.text(bytes, token)) is out of range")
+            throw invalid("\(Self.text(bytes, token.range)) is out of range")
         }
         return value
     }
@@ -262,7 +262,7 @@ public struct JSONReader {
         guard peekKind() == .number else { throw typeMismatch(expected: "an integer") }
         skipWhitespace()
         let token = try scanNumber()
-        let text = Self.text(bytes, token)
+        let text = Self.text(bytes, token.range)
         guard let value = Int(text), range.contains(value) else {
             throw invalid("expected an integer in \(range.lowerBound)...\(range.upperBound), got \(text.prefix(40))")
         }
@@ -298,33 +298,70 @@ public struct JSONReader {
         return true
     }
 
-    /// Scans a number per RFC 8259 section 6 and returns its byte range.
-    private mutating func scanNumber() throws -> Range<Int> {
-        let start = position
-        func digits() -> Int {
-            let first = position
-            while position < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[position]) { position += 1 }
-            return position - first
+    /// A number as scanned: its bytes, and its decimal digits gathered on the way for the fast path.
+    struct ScannedNumber {
+        var range: Range<Int>
+        var negative = false
+        /// The significant digits as an integer (exact while `significant` <= 19).
+        var mantissa: UInt64 = 0
+        var significant = 0
+        /// The value is mantissa x 10^exponent.
+        var exponent = 0
+    }
+
+    /// Scans a number per RFC 8259 section 6, gathering its digits in the same pass.
+    private mutating func scanNumber() throws -> ScannedNumber {
+        var number = ScannedNumber(range: position..<position)
+        @inline(__always) func digit() -> UInt64? {
+            guard position < bytes.count else { return nil }
+            let byte = bytes[position] &- UInt8(ascii: "0")
+            return byte < 10 ? UInt64(byte) : nil
         }
-        if position < bytes.count, bytes[position] == UInt8(ascii: "-") { position += 1 }
+        @inline(__always) func take(_ d: UInt64) {
+            if number.mantissa != 0 || d != 0 {
+                number.significant += 1
+                number.mantissa = number.mantissa &* 10 &+ d
+            }
+        }
+        if position < bytes.count, bytes[position] == UInt8(ascii: "-") {
+            number.negative = true
+            position += 1
+        }
         let integerStart = position
-        let integerDigits = digits()
+        while let d = digit() { take(d); position += 1 }
+        let integerDigits = position - integerStart
         guard integerDigits > 0 else { throw malformed("expected digits in a number") }
         guard integerDigits == 1 || bytes[integerStart] != UInt8(ascii: "0") else {
             throw malformed("a number may not have leading zeros")
         }
         if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
             position += 1
-            guard digits() > 0 else { throw malformed("expected digits after '.'") }
+            let fractionStart = position
+            while let d = digit() {
+                take(d)
+                number.exponent -= 1
+                position += 1
+            }
+            guard position > fractionStart else { throw malformed("expected digits after '.'") }
         }
         if position < bytes.count, bytes[position] | 0x20 == UInt8(ascii: "e") {
             position += 1
+            var negative = false
             if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
+                negative = bytes[position] == UInt8(ascii: "-")
                 position += 1
             }
-            guard digits() > 0 else { throw malformed("expected digits in an exponent") }
+            let exponentStart = position
+            var written = 0
+            while let d = digit() {
+                written = min(written * 10 + Int(d), 1_000_000)
+                position += 1
+            }
+            guard position > exponentStart else { throw malformed("expected digits in an exponent") }
+            number.exponent += negative ? -written : written
         }
-        return start..<position
+        number.range = number.range.lowerBound..<position
+        return number
     }
 
     /// Scans a string starting at its opening quote, decoding escapes and checking UTF-8.
@@ -417,11 +454,15 @@ public struct JSONReader {
         String(decoding: UnsafeBufferPointer(rebasing: bytes[token]), as: UTF8.self)
     }
 
-    static func parseFloat(_ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>) -> Float? {
-        DecimalParser.float(bytes, token)
+    static func parseFloat(_ bytes: UnsafeBufferPointer<UInt8>, _ number: ScannedNumber) -> Float? {
+        if number.significant <= 19,
+           let value = DecimalParser.fastFloat(negative: number.negative, mantissa: number.mantissa, exponent: number.exponent) {
+            return value
+        }
+        return DecimalParser.float(bytes, number.range)
     }
 
-    static func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>) -> Double? {
-        DecimalParser.double(bytes, token)
+    static func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>, _ number: ScannedNumber) -> Double? {
+        DecimalParser.double(bytes, number.range)
     }
 }
