@@ -52,15 +52,7 @@ public struct ModelDescription: Sendable, Equatable {
             w.key("layers"); w.array { w in for size in layers { w.number(size) } }
             if let readout { w.key("readout"); w.string(readout) }
             w.key("loss"); w.string(loss)
-            w.key("parameters")
-            w.array { w in
-                for parameter in parameters {
-                    w.object { w in
-                        w.key("name"); w.string(parameter.name)
-                        w.key("shape"); w.array { w in for size in parameter.shape { w.number(size) } }
-                    }
-                }
-            }
+            w.key("parameters"); w.layout(layout)
             w.key("optimizer"); optimizer.encode(to: &w)
             w.key("max_staleness"); w.number(maxStaleness)
             w.key("version"); w.number(version)
@@ -77,20 +69,7 @@ public struct ModelDescription: Sendable, Equatable {
             case "readout": readout = try reader.readString()
             case "loss": loss = try reader.readString()
             case "parameters":
-                var list: [Parameter] = []
-                try reader.readArray { reader, _ in
-                    var name: String?, shape: [Int]?
-                    try reader.readObject { reader, key in
-                        switch key {
-                        case "name": name = try reader.readString()
-                        case "shape": shape = try reader.readShape()
-                        default: try reader.skipValue()
-                        }
-                    }
-                    guard let name, let shape else { throw reader.invalid("expected name and shape") }
-                    list.append(Parameter(name: name, shape: shape))
-                }
-                parameters = list
+                parameters = try reader.readLayout().entries.map { Parameter(name: $0.name, shape: $0.shape) }
             case "optimizer": optimizer = try Optimizer(reading: &reader)
             case "max_staleness": maxStaleness = try reader.readInt()
             case "version": version = try reader.readInt()

@@ -40,15 +40,7 @@ public struct StateFile: Sendable, Equatable {
             w.key("optimizer"); w.string(identity.optimizer.rawValue)
             w.key("version"); w.number(version)
             w.key("step"); w.number(optimizerState.step)
-            w.key("parameters")
-            w.array { w in
-                for entry in identity.layout.entries {
-                    w.object { w in
-                        w.key("name"); w.string(entry.name)
-                        w.key("shape"); w.array { w in for size in entry.shape { w.number(size) } }
-                    }
-                }
-            }
+            w.key("parameters"); w.layout(identity.layout)
             w.key("floats"); w.number(floatCount)
         }
         var bytes = Self.magic
@@ -149,7 +141,7 @@ public struct StateFile: Sendable, Equatable {
 
     private static func readHeader(_ reader: inout JSONReader) throws -> (Identity, Int, Int, Int) {
         var model: String?, layers: [Int]?, readout: String?, optimizer: OptimizerConfiguration.Kind?
-        var version: Int?, step: Int?, floats: Int?, specs: [(String, [Int])] = []
+        var version: Int?, step: Int?, floats: Int?, layout = ParameterLayout([])
         try reader.readObject { reader, key in
             switch key {
             case "model": model = try reader.readString()
@@ -159,26 +151,14 @@ public struct StateFile: Sendable, Equatable {
             case "version": version = try reader.readInt(in: 0...Int.max)
             case "step": step = try reader.readInt(in: 0...Int.max)
             case "floats": floats = try reader.readInt(in: 0...(1 << 40))
-            case "parameters":
-                try reader.readArray { reader, _ in
-                    var name: String?, shape: [Int]?
-                    try reader.readObject { reader, key in
-                        switch key {
-                        case "name": name = try reader.readString()
-                        case "shape": shape = try reader.readShape()
-                        default: try reader.skipValue()
-                        }
-                    }
-                    guard let name, let shape else { throw reader.invalid("a parameter needs name and shape") }
-                    specs.append((name, shape))
-                }
+            case "parameters": layout = try reader.readLayout()
             default: try reader.skipValue()
             }
         }
         guard let model, let layers, let optimizer, let version, let step, let floats else {
             throw reader.invalid("missing model, layers, optimizer, version, step or floats")
         }
-        let identity = Identity(model: model, layers: layers, readout: readout, optimizer: optimizer, layout: ParameterLayout(specs))
+        let identity = Identity(model: model, layers: layers, readout: readout, optimizer: optimizer, layout: layout)
         return (identity, version, step, floats)
     }
 }
