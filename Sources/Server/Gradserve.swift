@@ -11,12 +11,22 @@ public struct GradserveConfiguration: Sendable {
     public var optimizer = OptimizerConfiguration()
     /// How many versions an `/apply` base version may lag behind.
     public var maxStaleness = 0
-    /// Most samples accepted in one `/forward` or `/gradients` request.
-    public var maxSamples = 100_000
+    public var requests = RequestLimits()
     public var access = AccessControl.open
     /// Where the training state is kept across restarts; nil keeps it in memory only.
     public var stateDirectory: String?
     public var sync = StateDirectory.Sync.interval
+
+    public init() {}
+}
+
+/// How much one API request may ask of the server.
+public struct RequestLimits: Sendable {
+    /// Most samples in one `/forward` or `/gradients` request.
+    public var maxSamples = 100_000
+    /// Most gradient values one per-sample `/gradients` answer may hold (samples x parameters):
+    /// the answer is built in memory, so this bounds what one request can make the server allocate.
+    public var maxGradientValues = 1 << 25
 
     public init() {}
 }
@@ -84,7 +94,7 @@ public struct Gradserve: Sendable {
             }
             if state.sync == .interval { state.startSaving(store, logger: logger) }
         }
-        let app = GradserveApp(store: store, network: configuration.network, maxSamples: configuration.maxSamples,
+        let app = GradserveApp(store: store, network: configuration.network, limits: configuration.requests,
                                access: configuration.access, logger: logger)
         server = try HTTPServer(configuration: configuration.http, handler: app, logger: logger)
     }

@@ -63,6 +63,8 @@ struct GradserveCommand: ParsableCommand {
     var maxBodyBytes = 64 * 1024 * 1024
     @Option(help: "Most samples in one request.")
     var maxSamples = 100_000
+    @Option(help: "Most gradient values (samples x parameters) in one per-sample /gradients answer.")
+    var maxGradientValues = 1 << 25
     @Option(help: "Seconds a request may take to arrive, and a response to be read.")
     var requestTimeout = 30.0
     @Option(help: "Seconds an idle keep-alive connection stays open.")
@@ -103,7 +105,8 @@ struct GradserveCommand: ParsableCommand {
             clipNorm: clipNorm,
             schedule: lrSchedule == .cosine ? .cosine(decaySteps: lrDecaySteps, finalFactor: lrFinalFactor) : .constant)
         configuration.maxStaleness = maxStaleness
-        configuration.maxSamples = maxSamples
+        configuration.requests.maxSamples = maxSamples
+        configuration.requests.maxGradientValues = maxGradientValues
         configuration.access = AccessControl(token: try token(), protectReads: readToken)
         configuration.stateDirectory = state
         configuration.sync = fsync

@@ -119,6 +119,22 @@ import Wire
         #expect(try curl(["\(server.url)/health"]).body == #"{"status":"ok","version":0}"#)
     }
 
+    @Test func perSampleAnswersAreBoundedInSize() throws {
+        // 27 parameters at 3,3,3: two samples make 54 values, three make 81.
+        let server = try ServerProcess(["--layers", "3,3,3", "--max-gradient-values", "60"])
+        let sample = #"{"x": [1, 2, 3], "t": 1}"#
+        let two = try curl(["-X", "POST", "\(server.url)/gradients", "-d", #"{"samples": ["# + [sample, sample].joined(separator: ",") + "]}"])
+        #expect(two.status == 200)
+        let three = #"{"samples": ["# + [sample, sample, sample].joined(separator: ",") + "]"
+        let refused = try curl(["-X", "POST", "\(server.url)/gradients", "-d", three + "}"])
+        #expect(refused.status == 422)
+        let error = try decode(refused.body) { try ErrorResponse(reading: &$0) }
+        #expect(error.code == "too_many_values")
+        #expect(error.message == #"samples: 3 per-sample gradients of 27 values exceed the limit of 60 values per answer; send at most 2 samples, or ask for "reduce": "sum""#)
+        let summed = try curl(["-X", "POST", "\(server.url)/gradients", "-d", three + #", "reduce": "sum"}"#])
+        #expect(summed.status == 200)
+    }
+
     @Test func staleVersionsWithinMaxStalenessAreAccepted() throws {
         let server = try ServerProcess(["--max-staleness", "2"])
         let step = #"{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}}, "version": 0}"#

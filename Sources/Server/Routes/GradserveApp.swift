@@ -20,17 +20,17 @@ final class GradserveApp: HTTPHandler {
 
     let store: TrainingStore
     let networkConfiguration: NetworkConfiguration
-    let maxSamples: Int
+    let limits: RequestLimits
     let access: AccessControl
     let logger: Logger
     let router: Router<Endpoint>
     let metrics: ServerMetrics
     private let scratchPool = Locked([] as [Scratch])
 
-    init(store: TrainingStore, network: NetworkConfiguration, maxSamples: Int, access: AccessControl, logger: Logger) {
+    init(store: TrainingStore, network: NetworkConfiguration, limits: RequestLimits, access: AccessControl, logger: Logger) {
         self.store = store
         self.networkConfiguration = network
-        self.maxSamples = maxSamples
+        self.limits = limits
         self.access = access
         self.logger = logger
         var router = Router<Endpoint>()
@@ -95,15 +95,22 @@ final class GradserveApp: HTTPHandler {
             metrics.version.set(Int64(version))
             VersionResponse(version: version).encode(to: &writer)
         case .forward:
-            let body = try decode(request) { try ForwardRequest(reading: &$0, sampleLimit: maxSamples) }
+            let body = try decode(request) { try ForwardRequest(reading: &$0, sampleLimit: limits.maxSamples) }
             try requireSamples(body.samples)
             let snapshot = store.snapshot()
             let outputs = try withScratch { try store.network.outputs(for: body.samples.map(\.input), parameters: snapshot.parameters, scratch: $0) }
             metrics.samples.increment(by: Int64(outputs.count))
             ForwardResponse(version: snapshot.version, outputs: outputs).encode(to: &writer)
         case .gradients:
-            let body = try decode(request) { try GradientsRequest(reading: &$0, sampleLimit: maxSamples) }
+            let body = try decode(request) { try GradientsRequest(reading: &$0, sampleLimit: limits.maxSamples) }
             try requireSamples(body.samples)
+            let values = body.samples.count.multipliedReportingOverflow(by: store.network.layout.count)
+            if body.reduce == .none, values.overflow || values.partialValue > limits.maxGradientValues {
+                throw APIError(.unprocessableContent, code: "too_many_values",
+                               message: "samples: \(body.samples.count) per-sample gradients of \(store.network.layout.count) values exceed "
+                                   + "the limit of \(limits.maxGradientValues) values per answer; send at most "
+                                   + "\(limits.maxGradientValues / store.network.layout.count) samples, or ask for \"reduce\": \"sum\"")
+            }
             let snapshot = store.snapshot()
             switch body.reduce {
             case .none:
