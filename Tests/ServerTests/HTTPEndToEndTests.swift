@@ -136,6 +136,40 @@ import Testing
         #expect(idle.count == 300)
     }
 
+    /// A request with a large body is worked on by a worker thread, so the other connections of
+    /// its event loop (here the only loop) are answered meanwhile.
+    @Test func aHeavyRequestDoesNotHoldUpTheOtherConnectionsOfItsLoop() throws {
+        let server = try ServerProcess(["--threads", "1", "--layers", "256,256,256"])
+        let x = (0..<256).map { String(format: "0.%09d", $0 * 3_899) }.joined(separator: ",")
+        let heavyBody = #"{"samples": ["# + Array(repeating: #"{"x": [\#(x)], "t": 1}"#, count: 8).joined(separator: ",") + "]}"
+        #expect(heavyBody.utf8.count >= 16 * 1024)
+        let heavy = try RawClient(port: server.port)
+        heavy.setTimeout(seconds: 120)
+        heavy.send("POST /gradients HTTP/1.1\r\nHost: t\r\nContent-Length: \(heavyBody.utf8.count)\r\n\r\n\(heavyBody)")
+        Thread.sleep(forTimeInterval: 0.05)
+        let light = try RawClient(port: server.port)
+        light.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(light.readResponse()?.status == 200)
+        #expect(!heavy.hasDataAvailable(), "8 per-sample gradients of 131,840 values are still being written")
+        let answer = heavy.readResponse()
+        #expect(answer?.status == 200)
+        #expect((answer?.body.count ?? 0) > 8 * 131_840)
+    }
+
+    @Test func pipelinedRequestsKeepTheirOrderWhenOneGoesToAWorker() throws {
+        let server = try ServerProcess(["--layers", "3,3,3"])
+        let samples = Array(repeating: #"{"x": [0.25, 0.5, 0.75]}"#, count: 800).joined(separator: ",")
+        let big = #"{"samples": ["# + samples + "]}"
+        #expect(big.utf8.count >= 16 * 1024)
+        let client = try RawClient(port: server.port)
+        client.send("POST /forward HTTP/1.1\r\nHost: t\r\nContent-Length: \(big.utf8.count)\r\n\r\n\(big)"
+            + "GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        let first = client.readResponse()
+        #expect(first?.status == 200)
+        #expect(first?.text.hasPrefix(#"{"version":0,"outputs":["#) == true)
+        #expect(client.readResponse()?.text == #"{"status":"ok","version":0}"#)
+    }
+
     @Test func sigtermFinishesTheRequestInFlightThenExitsZero() throws {
         let server = try ServerProcess()
         let client = try RawClient(port: server.port)

@@ -77,6 +77,13 @@ public final class RawClient {
         }
     }
 
+    /// Whether some answer bytes have arrived (without waiting for any).
+    public func hasDataAvailable() -> Bool {
+        if !buffer.isEmpty { return true }
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) > 0
+    }
+
     /// True when the server closed the connection (read returns 0) within the timeout.
     public func isClosedByPeer() -> Bool {
         while true {

@@ -12,6 +12,8 @@ final class Connection {
         case head(started: Int64)
         /// The head is parsed; waiting for `head.contentLength` body bytes.
         case body(HTTPRequestHead, started: Int64)
+        /// The request is with a worker thread; later requests wait, so answers keep their order.
+        case handling(HTTPRequestHead)
         /// The last response is out and our side is shut; reading and dropping what the client
         /// still sends, so that the close does not reset the response away (a "lingering close").
         case lingering(until: Int64)
@@ -82,7 +84,7 @@ final class Connection {
             return
         }
         process(handler: handler, context: context)
-        if inputClosed, !hasPendingOutput {
+        if inputClosed, !hasPendingOutput, !isHandling {
             // The client finished sending; whatever it left unfinished can never complete.
             close()
         }
@@ -131,14 +133,34 @@ final class Connection {
             guard input.count - inputStart >= head.contentLength else { return false }
             let body = Array(input[inputStart..<(inputStart + head.contentLength)])
             inputStart += head.contentLength
+            let request = HTTPRequest(head: head, body: body)
+            if head.contentLength >= context.offloadBodyBytes {
+                // A large body means real work: leave the loop free for the other connections.
+                phase = .handling(head)
+                context.offload(request, token)
+                return false
+            }
             phase = .idle
-            let response = handler.handle(HTTPRequest(head: head, body: body))
-            respond(response, keepAlive: head.keepAlive && !context.isShuttingDown, context: context,
-                    includeBody: head.method != "HEAD")
+            finish(head, with: handler.handle(request), context: context)
             return true
-        case .lingering:
+        case .handling, .lingering:
             return false
         }
+    }
+
+    /// Queues the answer to `head`.
+    private func finish(_ head: HTTPRequestHead, with response: HTTPResponse, context: LoopContext) {
+        respond(response, keepAlive: head.keepAlive && !context.isShuttingDown, context: context,
+                includeBody: head.method != "HEAD")
+    }
+
+    /// The answer a worker thread computed for the request in `.handling`; then the next requests.
+    func complete(with response: HTTPResponse, handler: some HTTPHandler, context: LoopContext) {
+        guard case .handling(let head) = phase, !isClosed else { return }
+        phase = .idle
+        finish(head, with: response, context: context)
+        process(handler: handler, context: context)
+        if inputClosed, !hasPendingOutput { close() }
     }
 
     private var phaseStart: Int64? {
@@ -192,6 +214,11 @@ final class Connection {
         }
     }
 
+    private var isHandling: Bool {
+        if case .handling = phase { return true }
+        return false
+    }
+
     private var isLingering: Bool {
         if case .lingering = phase { return true }
         return false
@@ -222,6 +249,8 @@ final class Connection {
             if !hasPendingOutput, now - lastActivity >= context.idleTimeoutMilliseconds || context.isShuttingDown {
                 close()
             }
+        case .handling:
+            break
         }
         // A client that stopped reading its responses.
         if hasPendingOutput, !isClosed, now - lastWriteProgress >= context.requestTimeoutMilliseconds { close() }

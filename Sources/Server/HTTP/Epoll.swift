@@ -3,8 +3,9 @@ import Glibc
 #endif
 import CLinux
 
-/// One epoll instance and an eventfd to wake it from other threads.
-final class Epoll {
+/// One epoll instance and an eventfd to wake it from other threads. Only `wake()` may be
+/// called from another thread than the loop's.
+final class Epoll: @unchecked Sendable {
     let fd: Int32
     private let wakeFD: Int32
     private var events: [epoll_event]

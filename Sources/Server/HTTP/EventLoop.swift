@@ -1,6 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
+import Locking
 import Logging
 import Synchronization
 
@@ -19,6 +21,9 @@ final class EventLoop: @unchecked Sendable {
     private var acceptPausedUntil: Int64?
     private var nextSweep: Int64 = 0
     private let stopRequested = Atomic<Bool>(false)
+    /// Answers that worker threads computed, by connection token, waiting for this loop.
+    private let finished = Locked<[Answer]>([])
+    private typealias Answer = (token: UInt64, response: HTTPResponse)
 
     private static let listenerToken: UInt64 = .max - 1
 
@@ -30,6 +35,14 @@ final class EventLoop: @unchecked Sendable {
         context = LoopContext(configuration: configuration)
         shutdownGrace = configuration.shutdownGrace.milliseconds
         try epoll.add(listener, token: Self.listenerToken, readable: true, writable: false)
+        let (handler, epoll, finished) = (handler, epoll, finished)
+        context.offload = { request, token in
+            DispatchQueue.global(qos: .userInitiated).async {
+                let response = handler.handle(request)
+                finished.withLock { $0.append((token, response)) }
+                epoll.wake()
+            }
+        }
     }
 
     /// Asks the loop to stop accepting and to finish; safe from any thread.
@@ -65,7 +78,13 @@ final class EventLoop: @unchecked Sendable {
     private func event(token: UInt64, readable: Bool, writable: Bool, hangup: Bool) {
         switch token {
         case Epoll.wakeToken:
-            return
+            context.tick()
+            for answer in takeFinished() {
+                let fd = Int32(truncatingIfNeeded: answer.token & 0xFFFF_FFFF)
+                guard let connection = connections[fd], connection.token == answer.token else { continue }
+                connection.complete(with: answer.response, handler: handler, context: context)
+                update(connection)
+            }
         case Self.listenerToken:
             acceptPending()
         default:
@@ -76,7 +95,17 @@ final class EventLoop: @unchecked Sendable {
             if (readable || hangup) && !connection.isClosed {
                 connection.readAndProcess(handler: handler, context: context)
             }
+            // Hang-up or error: the peer can take no answer, and the event would repeat until closed.
+            if hangup { connection.close() }
             update(connection)
+        }
+    }
+
+    private func takeFinished() -> [Answer] {
+        finished.withLock { (answers: inout [Answer]) -> [Answer] in
+            let taken = answers
+            answers.removeAll()
+            return taken
         }
     }
 

@@ -11,6 +11,9 @@ extension HTTPServer {
         public var requestTimeout: Duration = .seconds(30)
         /// A keep-alive connection with nothing in flight is closed after this long.
         public var idleTimeout: Duration = .seconds(120)
+        /// Requests with bodies at least this large are handled on a worker thread, so that their
+        /// work does not hold up the other connections of their loop; smaller ones inline.
+        public var offloadBodyBytes = 16 * 1024
         /// On shutdown, requests in flight get this long to finish.
         public var shutdownGrace: Duration = .seconds(10)
 

@@ -13,6 +13,10 @@ final class LoopContext {
     private(set) var date = ""
     private var dateSecond = -1
     var isShuttingDown = false
+    /// Requests with bodies at least this large are handled on a worker thread.
+    let offloadBodyBytes: Int
+    /// Hands a request and its connection's token to a worker thread; set by the loop.
+    var offload: (HTTPRequest, UInt64) -> Void = { _, _ in }
     /// Where `recv` writes before bytes are appended to a connection's buffer.
     let receiveBuffer: UnsafeMutableRawBufferPointer
 
@@ -20,6 +24,7 @@ final class LoopContext {
         limits = configuration.limits
         requestTimeoutMilliseconds = configuration.requestTimeout.milliseconds
         idleTimeoutMilliseconds = configuration.idleTimeout.milliseconds
+        offloadBodyBytes = configuration.offloadBodyBytes
         receiveBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         tick()
     }
