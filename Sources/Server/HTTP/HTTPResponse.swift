@@ -26,8 +26,8 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-/// Handles one complete request. Called on an event-loop thread, so it must be safe to call
-/// from several threads at once.
+/// Handles one complete request. Called on event-loop threads and worker threads, so it must
+/// be safe to call from several threads at once.
 public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest) -> HTTPResponse
     /// The answer to a request refused before it reached `handle` (malformed, too large, timed out).

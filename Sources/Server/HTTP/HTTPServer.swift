@@ -6,7 +6,8 @@ import Logging
 
 /// An HTTP/1.1 server on POSIX sockets: one event loop per thread, each with its own
 /// listener on a shared port (SO_REUSEPORT), so that accepted connections spread over
-/// the cores with no lock between loops. Requests are handled on the loop that read them.
+/// the cores with no lock between loops. Small requests are handled on the loop that read them,
+/// requests with large bodies on a worker thread (`offloadBodyBytes`).
 public final class HTTPServer: Sendable {
     public let configuration: Configuration
     /// The port actually bound (the kernel's choice when the configuration asked for 0).
