@@ -95,17 +95,28 @@ note "3b. 10,000 idle keep-alive connections while wrk is served"
 stop_server "$server_pid"
 
 note "4. end-to-end training"
-"$bin/gradbench" inprocess --layers 3,3,3 --synthetic 20000 --batch 32 | record
+for batch in 32 512; do
+    "$bin/gradbench" inprocess --layers 3,3,3 --synthetic 20000 --batch "$batch" | sed "s/}$/, \"batch\": $batch}/" | record
+done
 start_server --layers 3,3,3; one=$url; one_pid=$pid
 start_server --layers 3,3,3; two=$url; two_pid=$pid
 # The samples/s figure of gradctl's epoch line ("epoch 1: mean loss 0.24, 28212 samples/s, version 625").
 samples_per_s() { awk '/: mean loss/ { for (i = 2; i <= NF; i++) if ($i == "samples/s,") print $(i - 1) }'; }
-train_rate() { "$bin/gradctl" train "$@" --synthetic 20000 --batch 32 --epochs 1 --parallel 4 | samples_per_s; }
+train() {  # servers batch parallel mode, then the server URLs
+    local servers=$1 batch=$2 parallel=$3 mode=$4 flag=""
+    shift 4
+    [ "$mode" = reduce-sum ] && flag=--reduce-sum
+    local rate
+    rate=$("$bin/gradctl" train "$@" --synthetic 20000 --batch "$batch" --epochs 1 --parallel "$parallel" $flag | samples_per_s)
+    echo "{\"bench\": \"train\", \"servers\": $servers, \"batch\": $batch, \"parallel\": $parallel, \"mode\": \"$mode\", \"samples_per_s\": $rate}" | record
+}
 for mode in per-sample reduce-sum; do
-    flag=""; [ "$mode" = reduce-sum ] && flag=--reduce-sum
-    echo "{\"bench\": \"train\", \"servers\": 1, \"mode\": \"$mode\", \"samples_per_s\": $(train_rate --server "$one" $flag)}" | record
-    echo "{\"bench\": \"train\", \"servers\": 2, \"mode\": \"$mode\", \"samples_per_s\": $(train_rate --server "$one" --server "$two" $flag)}" | record
+    train 1 32 4 "$mode" --server "$one"
+    train 2 32 4 "$mode" --server "$one" --server "$two"
 done
+train 1 32 1 reduce-sum --server "$one"
+train 1 512 2 reduce-sum --server "$one"
+train 2 512 2 reduce-sum --server "$one" --server "$two"
 stop_server "$one_pid"; stop_server "$two_pid"
 if [ -f "$molecules/train.jsonl" ]; then
     start_server --model gcn --features 23 --hidden 64,64 --optimizer adam --lr 0.003
