@@ -15,7 +15,6 @@ import Testing
         var reference = ReferenceMLP(parameters, layers: layers)
         let base = reference.flat
         let h = 1e-6
-        var worst = 0.0
         for (entry) in mlp.layout.entries {
             for i in entry.range {
                 var plus = base, minus = base
@@ -27,11 +26,10 @@ import Testing
                 let lossMinus = reference.loss(x, t)
                 let numeric = (lossPlus - lossMinus) / (2 * h)
                 let error = relativeError(Double(analytic.storage[i]), numeric)
-                worst = max(worst, error)
                 #expect(error <= 1e-3, "\(entry.name)[\(i - entry.offset)]: analytic \(analytic.storage[i]), numeric \(numeric)")
             }
         }
-        #expect(worst > 0, "the check compared real numbers")
+        #expect(analytic.storage.contains { abs($0) > 1e-3 }, "the gradient is not trivially zero")
     }
 
     @Test func lossAndOutputMatchFloat64Reference() throws {
