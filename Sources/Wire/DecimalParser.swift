@@ -8,7 +8,7 @@ import Glibc
 /// power of ten within 10^±22 becomes an exact Double times (or over) an exact power of ten, one
 /// rounding; that Double is then rounded to Float, which is right unless the Double lies within
 /// one of its own ulps of a point halfway between two Floats. Those rare cases, and every
-/// other number, go to strtof.
+/// other number, go to strtof. The digits are gathered by `JSONReader` while it scans the number.
 enum DecimalParser {
     private static let powersOfTen: [Double] = (0...22).map { exponent in
         var value = 1.0
@@ -16,59 +16,13 @@ enum DecimalParser {
         return value
     }
 
-    /// The token must already be a valid JSON number. Nil when it overflows Float32.
-    static func float(_ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>) -> Float? {
-        if let value = fastFloat(bytes, token) { return value }
-        return withTerminatedToken(bytes, token) { strtof($0, nil) }.flatMap { $0.isFinite ? $0 : nil }
+    /// strtof on a valid JSON number token (the slow path); nil when it overflows Float32.
+    static func strtofFloat(_ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>) -> Float? {
+        withTerminatedToken(bytes, token) { strtof($0, nil) }.flatMap { $0.isFinite ? $0 : nil }
     }
 
     static func double(_ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>) -> Double? {
         withTerminatedToken(bytes, token) { strtod($0, nil) }
-    }
-
-    /// The fast path, or nil when it cannot vouch for the result.
-    static func fastFloat(_ bytes: UnsafeBufferPointer<UInt8>, _ token: Range<Int>) -> Float? {
-        var i = token.lowerBound
-        let end = token.upperBound
-        let negative = bytes[i] == UInt8(ascii: "-")
-        if negative { i += 1 }
-        var mantissa: UInt64 = 0
-        var significant = 0
-        var exponent = 0
-        func digit(_ byte: UInt8) -> UInt64? {
-            byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") ? UInt64(byte - UInt8(ascii: "0")) : nil
-        }
-        while i < end, let d = digit(bytes[i]) {
-            if mantissa != 0 || d != 0 { significant += 1 }
-            mantissa = mantissa &* 10 &+ d
-            i += 1
-        }
-        if i < end, bytes[i] == UInt8(ascii: ".") {
-            i += 1
-            while i < end, let d = digit(bytes[i]) {
-                if mantissa != 0 || d != 0 { significant += 1 }
-                mantissa = mantissa &* 10 &+ d
-                exponent -= 1
-                i += 1
-            }
-        }
-        if i < end {  // 'e' or 'E'
-            i += 1
-            var exponentNegative = false
-            if bytes[i] == UInt8(ascii: "-") || bytes[i] == UInt8(ascii: "+") {
-                exponentNegative = bytes[i] == UInt8(ascii: "-")
-                i += 1
-            }
-            var written = 0
-            while i < end, let d = digit(bytes[i]) {
-                guard written < 10_000 else { return nil }
-                written = written * 10 + Int(d)
-                i += 1
-            }
-            exponent += exponentNegative ? -written : written
-        }
-        guard significant <= 19 else { return nil }
-        return fastFloat(negative: negative, mantissa: mantissa, exponent: exponent)
     }
 
     /// ±mantissa x 10^exponent by the fast path, or nil when it cannot vouch for the result.

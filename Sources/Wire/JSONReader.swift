@@ -310,7 +310,7 @@ public struct JSONReader {
     }
 
     /// Scans a number per RFC 8259 section 6, gathering its digits in the same pass.
-    private mutating func scanNumber() throws -> ScannedNumber {
+    mutating func scanNumber() throws -> ScannedNumber {
         var number = ScannedNumber(range: position..<position)
         @inline(__always) func digit() -> UInt64? {
             guard position < bytes.count else { return nil }
@@ -459,7 +459,7 @@ public struct JSONReader {
            let value = DecimalParser.fastFloat(negative: number.negative, mantissa: number.mantissa, exponent: number.exponent) {
             return value
         }
-        return DecimalParser.float(bytes, number.range)
+        return DecimalParser.strtofFloat(bytes, number.range)
     }
 
     static func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>, _ number: ScannedNumber) -> Double? {
