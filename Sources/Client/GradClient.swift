@@ -83,7 +83,7 @@ public struct GradClient: Sendable {
     }
 
     public func apply(_ gradients: TensorSet, baseVersion: Int?, format: TensorFormat = .numbers) async throws -> Int {
-        try await apply(Dictionary(uniqueKeysWithValues: gradients.tensors.map { ($0.name, $0.tensor) }), baseVersion: baseVersion, format: format)
+        try await apply(gradients.namedTensors, baseVersion: baseVersion, format: format)
     }
 
     /// The full training state, for moving a run or bringing another server in line.

@@ -213,7 +213,7 @@ public final class Trainer: Sendable {
             for try await answer in group { answers.append(answer) }
             return answers.sorted { $0.0 < $1.0 }
         }
-        var sum = [Double](repeating: 0, count: layout.count)
+        var sets: [TensorSet] = []
         var losses: [Double] = []
         for (_, url, answer) in answers {
             guard answer.version == version else {
@@ -222,15 +222,12 @@ public final class Trainer: Sendable {
             losses += answer.results.map { Double($0.loss) }
             let gradients = options.reduceSum ? [answer.sum ?? [:]] : answer.results.map(\.gradients)
             for tensors in gradients {
-                let set: TensorSet
-                do { set = try TensorSet(layout: layout, tensors: tensors) } catch {
+                do { sets.append(try TensorSet(layout: layout, tensors: tensors)) } catch {
                     throw ClientError.invalidResponse(url: url, message: "gradients: \(error.message)")
                 }
-                for i in 0..<layout.count { sum[i] += Double(set.storage[i]) }
             }
         }
-        let n = Double(batch.count)
-        return (TensorSet(layout: layout, storage: sum.map { Float($0 / n) }), losses)
+        return (TensorSet.mean(of: sets, sampleCount: batch.count), losses)
     }
 
     /// Posts the mean to every server; a server that refuses is brought back in line from the first.

@@ -99,7 +99,7 @@ public struct GradientUpdate: Sendable {
 
     /// A full gradient, such as a client's average.
     public init(_ gradient: TensorSet) throws(ModelError) {
-        try self.init(layout: gradient.layout, tensors: Dictionary(uniqueKeysWithValues: gradient.tensors.map { ($0.name, $0.tensor) }))
+        try self.init(layout: gradient.layout, tensors: gradient.namedTensors)
     }
 
     /// The L2 norm over every posted value, accumulated in Float64.

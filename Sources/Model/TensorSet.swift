@@ -47,6 +47,11 @@ public struct TensorSet: Sendable, Equatable {
         layout.entries.map { ($0.name, tensor($0)) }
     }
 
+    /// The tensors keyed by name, as the API's messages carry them.
+    public var namedTensors: [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.tensor) })
+    }
+
     public var isFinite: Bool { storage.allSatisfy(\.isFinite) }
 }
 

@@ -21,7 +21,7 @@ struct Demo: AsyncParsableCommand {
         }
         let mlp = try MLP(layers: [3, 3, 3])
         let known = mlp.makeParameters(.uniform01, seed: seed)
-        let version = try await client.putParams(Dictionary(uniqueKeysWithValues: known.tensors.map { ($0.name, $0.tensor) }))
+        let version = try await client.putParams(known.namedTensors)
         print("set known parameters (uniform [0,1), seed \(seed)) -> version \(version)")
 
         let x1: [Float] = [1, 1, 1]

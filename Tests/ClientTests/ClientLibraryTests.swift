@@ -13,7 +13,7 @@ import Wire
         #expect(model.layers == [4, 6, 5])
         let mlp = try MLP(layers: [4, 6, 5])
         let parameters = mlp.makeParameters(.glorot, seed: 3)
-        let version = try await client.putParams(Dictionary(uniqueKeysWithValues: parameters.tensors.map { ($0.name, $0.tensor) }), format: .b64)
+        let version = try await client.putParams(parameters.namedTensors, format: .b64)
         #expect(version == 1)
         let samples = Dataset.synthetic(count: 5, dimension: 4, seed: 8).samples
         for format in TensorFormat.allCases {

@@ -47,7 +47,7 @@ import Wire
         // The client's job: average the per-sample gradients and post the mean.
         let mean = TensorSet.mean(of: try gradients.results.map { try TensorSet(layout: mlp.layout, tensors: $0.gradients) })
         var writer = JSONWriter()
-        TensorsRequest(tensors: Dictionary(uniqueKeysWithValues: mean.tensors.map { ($0.name, $0.tensor) }), version: 1)
+        TensorsRequest(tensors: mean.namedTensors, version: 1)
             .encode(to: &writer, field: "gradients")
         let apply = try curl(["-X", "POST", "\(server.url)/apply", "-d", String(decoding: writer.bytes, as: UTF8.self)])
         #expect(apply.status == 200)

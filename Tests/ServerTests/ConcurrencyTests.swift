@@ -21,7 +21,7 @@ import Wire
 
         @Sendable func body(_ field: String, _ set: TensorSet) -> String {
             var writer = JSONWriter()
-            TensorsRequest(tensors: Dictionary(uniqueKeysWithValues: set.tensors.map { ($0.name, $0.tensor) }), version: nil)
+            TensorsRequest(tensors: set.namedTensors, version: nil)
                 .encode(to: &writer, field: field)
             return String(decoding: writer.bytes, as: UTF8.self)
         }

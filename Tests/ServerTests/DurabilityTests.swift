@@ -25,7 +25,7 @@ import Wire
 
     static func applyBody(_ gradient: TensorSet, version: Int) -> String {
         var writer = JSONWriter()
-        TensorsRequest(tensors: Dictionary(uniqueKeysWithValues: gradient.tensors.map { ($0.name, $0.tensor) }), version: version)
+        TensorsRequest(tensors: gradient.namedTensors, version: version)
             .encode(to: &writer, field: "gradients")
         return String(decoding: writer.bytes, as: UTF8.self)
     }

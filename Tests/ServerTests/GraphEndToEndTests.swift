@@ -44,7 +44,7 @@ import Wire
 
         let mean = expected.mean()
         var writer = JSONWriter()
-        TensorsRequest(tensors: Dictionary(uniqueKeysWithValues: mean.tensors.map { ($0.name, $0.tensor) }), version: 0)
+        TensorsRequest(tensors: mean.namedTensors, version: 0)
             .encode(to: &writer, field: "gradients", format: .b64)
         #expect(try curl(["-X", "POST", "\(server.url)/apply", "-d", String(decoding: writer.bytes, as: UTF8.self)]).body == #"{"version":1}"#)
     }
