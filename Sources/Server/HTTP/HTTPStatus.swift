@@ -3,7 +3,6 @@ public struct HTTPStatus: Sendable, Equatable, Hashable {
     public let code: Int
     public let reason: String
 
-    public static let `continue` = HTTPStatus(code: 100, reason: "Continue")
     public static let ok = HTTPStatus(code: 200, reason: "OK")
     public static let badRequest = HTTPStatus(code: 400, reason: "Bad Request")
     public static let unauthorized = HTTPStatus(code: 401, reason: "Unauthorized")

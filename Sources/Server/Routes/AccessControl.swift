@@ -12,8 +12,6 @@ public struct AccessControl: Sendable {
         self.protectReads = protectReads
     }
 
-    public var isEnabled: Bool { token != nil }
-
     /// Whether a request with this `Authorization` header may do a `write` (or a read).
     func allows(authorization: String?, write: Bool) -> Bool {
         guard let token, write || protectReads else { return true }

@@ -190,8 +190,9 @@ final class GradserveApp: HTTPHandler {
     }
 
     private func describe() -> ModelDescription {
-        let snapshot = store.snapshot()
-        let step = store.optimizerStep
+        // Version and step read together, so they describe the same moment.
+        let (snapshot, optimizerState) = store.checkpoint()
+        let step = optimizerState.step
         return ModelDescription(
             model: store.network.kind, layers: networkConfiguration.layers, readout: networkConfiguration.readout?.rawValue,
             layout: store.network.layout,

@@ -5,7 +5,7 @@ import Prometheus
 /// samples processed, applies and the current version.
 final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
-    private let requestCounters = Locked([:] as [String: Counter])
+    private let requestCounters = Locked([:] as [CounterKey: Counter])
     private let latency: [String: DurationHistogram]
     private let knownPaths: Set<String>
     let samples: Counter
@@ -40,8 +40,13 @@ final class ServerMetrics: Sendable {
         knownPaths.contains(String(path)) ? String(path) : "other"
     }
 
+    private struct CounterKey: Hashable {
+        let path: String
+        let status: Int
+    }
+
     func record(path: String, status: Int, duration: Duration) {
-        let key = "\(path) \(status)"
+        let key = CounterKey(path: path, status: status)
         let counter = requestCounters.withLock { counters in
             if let counter = counters[key] { return counter }
             let counter = registry.makeCounter(

@@ -46,11 +46,6 @@ public final class TrainingStore: Sendable {
         current.withLock { $0 }
     }
 
-    /// The optimizer's step count (for `/model`).
-    public var optimizerStep: Int {
-        writer.withLock { $0.optimizerState.step }
-    }
-
     var writeCount: Int { writer.withLock { $0.writeCount } }
 
     /// Why a write was refused.
