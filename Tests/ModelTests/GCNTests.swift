@@ -83,7 +83,6 @@ import Testing
         for (a, b) in zip(original.storage, permuted.storage) {
             #expect(relativeError(Double(a), Double(b), floor: 1e-3) < 1e-4)
         }
-        #expect(original.storage != permuted.storage || graph.nodeCount == 1, "summation order differs, values agree")
     }
 
     @Test func badGraphsAreNamed() throws {
