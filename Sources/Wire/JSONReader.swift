@@ -17,6 +17,12 @@ public struct JSONReader {
     private var position = 0
     private var depth = 0
     private var path: [PathComponent] = []
+    /// The keys of the objects being read, innermost last: one stack for the whole document,
+    /// so checking for a repeated key allocates nothing per object.
+    private var openKeys: [String] = []
+    /// Objects with more keys than this are checked through a set, so a hostile object with
+    /// a million keys costs linear time, not quadratic.
+    private static let linearKeyLimit = 16
 
     private enum PathComponent {
         case key(String)
@@ -97,12 +103,17 @@ public struct JSONReader {
     }
 
     /// Reads an object, calling `field` with each key; `field` must read or skip the value.
+    /// A key that appears twice in one object is an error (RFC 8259 section 4 leaves its meaning
+    /// open; this reader refuses it for every document, so no decoder can pick one of the values).
     public mutating func readObject(_ field: (inout JSONReader, String) throws -> Void) throws {
         guard peekKind() == .object else { throw typeMismatch(expected: "an object") }
         try enter()
         position += 1
         skipWhitespace()
         if try consume(UInt8(ascii: "}")) { return leave() }
+        let firstKey = openKeys.count
+        defer { openKeys.removeSubrange(firstKey...) }
+        var manyKeys: Set<String>?
         while true {
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
@@ -112,6 +123,15 @@ public struct JSONReader {
             skipWhitespace()
             guard try consume(UInt8(ascii: ":")) else { throw malformed("expected ':' after a key") }
             path.append(.key(key))
+            let repeated: Bool
+            if manyKeys == nil, openKeys.count - firstKey < Self.linearKeyLimit {
+                repeated = openKeys[firstKey...].contains(key)
+                openKeys.append(key)
+            } else {
+                if manyKeys == nil { manyKeys = Set(openKeys[firstKey...]) }
+                repeated = !manyKeys!.insert(key).inserted
+            }
+            guard !repeated else { throw invalid("duplicate key; each key may appear once in an object") }
             try field(&self, key)
             path.removeLast()
             skipWhitespace()

@@ -17,7 +17,6 @@ public struct ForwardRequest: Sendable {
         try reader.readObject { reader, key in
             switch key {
             case "samples":
-                guard samples == nil else { throw reader.invalid("duplicate key") }
                 samples = try reader.readSamples(requireTarget: false, limit: sampleLimit)
             default: try reader.skipValue()
             }
@@ -53,13 +52,10 @@ public struct GradientsRequest: Sendable {
         try reader.readObject { reader, key in
             switch key {
             case "samples":
-                guard samples == nil else { throw reader.invalid("duplicate key") }
                 samples = try reader.readSamples(requireTarget: true, limit: sampleLimit)
             case "reduce":
-                guard reduce == nil else { throw reader.invalid("duplicate key") }
                 reduce = try reader.readEnum(Reduction.self)
             case "tensor_format":
-                guard format == nil else { throw reader.invalid("duplicate key") }
                 format = try reader.readEnum(TensorFormat.self)
             default: try reader.skipValue()
             }
@@ -95,10 +91,8 @@ public struct TensorsRequest: Sendable {
         try reader.readObject { reader, key in
             switch key {
             case field:
-                guard tensors == nil else { throw reader.invalid("duplicate key") }
                 tensors = try reader.readTensorMap()
             case "version":
-                guard version == nil else { throw reader.invalid("duplicate key") }
                 if try !reader.readNullIfPresent() { version = try reader.readInt(in: 0...Int.max) }
             default: try reader.skipValue()
             }

@@ -11,18 +11,14 @@ extension JSONReader {
         try readObject { reader, key in
             switch key {
             case "x":
-                guard x == nil else { throw reader.invalid("duplicate key") }
                 var values: [Float] = []
                 try reader.readFloats(into: &values)
                 x = values
             case "nodes":
-                guard nodes == nil else { throw reader.invalid("duplicate key") }
                 nodes = try reader.readNodeRows()
             case "edges":
-                guard edges == nil else { throw reader.invalid("duplicate key") }
                 edges = try reader.readEdges()
             case "t":
-                guard target == nil else { throw reader.invalid("duplicate key") }
                 target = try reader.readFloat()
             default:
                 try reader.skipValue()

@@ -15,24 +15,21 @@ extension JSONReader {
         try readObject { reader, key in
             switch key {
             case "shape":
-                guard shape == nil else { throw reader.invalid("duplicate key") }
                 shape = try reader.readShape()
             case "data":
-                guard data == nil else { throw reader.invalid("duplicate key, or both data and b64") }
+                guard data == nil else { throw reader.invalid("a tensor has data or b64, not both") }
                 var values: [Float] = []
                 if let shape, let count = Tensor.elementCount(of: shape) { values.reserveCapacity(count) }
                 try reader.readFloats(into: &values)
                 data = values
             case "b64":
-                guard data == nil else { throw reader.invalid("duplicate key, or both data and b64") }
+                guard data == nil else { throw reader.invalid("a tensor has data or b64, not both") }
                 data = try reader.readRawString { try JSONReader.decodeFloat32Base64($0) }
                     ?? { throw reader.invalid("expected base64 of little-endian float32 values") }()
             case "datatype":
-                guard datatype == nil else { throw reader.invalid("duplicate key") }
                 datatype = try reader.readString()
                 guard datatype == "FP32" else { throw reader.invalid("expected \"FP32\", the only datatype served, got \"\(datatype!)\"") }
             case "dtype":
-                guard dtype == nil else { throw reader.invalid("duplicate key") }
                 dtype = try reader.readString()
                 guard dtype == "float32" else { throw reader.invalid("expected \"float32\", got \"\(dtype!)\"") }
             default:
@@ -76,7 +73,6 @@ extension JSONReader {
     public mutating func readTensorMap() throws -> [String: Tensor] {
         var tensors: [String: Tensor] = [:]
         try readObject { reader, name in
-            guard tensors[name] == nil else { throw reader.invalid("duplicate key") }
             tensors[name] = try reader.readTensor()
         }
         return tensors

@@ -39,7 +39,21 @@ import Testing
         #expect(head.contentLength == 2)
     }
 
+    /// RFC 9112 section 2.2 lets a recipient accept a bare LF as a line terminator; this parser
+    /// does (as nginx does), alone or mixed with CRLF, so such a client is answered at once.
+    @Test(arguments: ["GET /health HTTP/1.1\nHost: x\n\n", "GET /health HTTP/1.1\r\nHost: x\n\r\n",
+                      "\nGET /health HTTP/1.1\nHost: x\r\n\n", "GET /health HTTP/1.1\nHost: x\r\n\r\n"])
+    func bareLFEndsLinesLikeCRLF(text: String) throws {
+        guard case .head(let head, let length) = parse(text + "{}") else { Issue.record("no head"); return }
+        #expect(length == text.utf8.count)
+        #expect(head.target == "/health")
+        #expect(head.headers["Host"] == "x")
+        #expect(head.headers.values("Host").count == 1)
+    }
+
     @Test func incompleteHeadAsksForMore() {
+        #expect(parse("GET / HTTP/1.1\nHost: x\n") == .incomplete)
+        #expect(parse("GET / HTTP/1.1\nHost: x\n\r") == .incomplete)
         #expect(parse("GET / HTTP/1.1\r\nHost: x\r\n") == .incomplete)
         #expect(parse("") == .incomplete)
     }
@@ -71,7 +85,8 @@ import Testing
         ("GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400),             // obs-fold
         ("GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", 400),
         ("GET / HTTP/1.1\r\nHost: x\u{0}y\r\n\r\n", 400),                  // NUL
-        ("GET / HTTP/1.1\r\nHost: x\ny: z\r\n\r\n", 400),                  // bare LF inside
+        ("GET / HTTP/1.1\r\nHost: x\ry: z\r\n\r\n", 400),                  // bare CR inside a line
+        ("GET / HTTP/1.1\rHost: x\r\n\r\n", 400),                         // a bare CR is not a line break
         ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
         ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n", 400),
         ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n", 400),

@@ -48,6 +48,10 @@ import Testing
         ("NUL in a value", bytes("GET /health HTTP/1.1\r\nHost: t\r\nX: a\u{0}b\r\n\r\n"), 400),
         ("non-UTF-8 value", bytes("GET /health HTTP/1.1\r\nHost: t\r\nX: ") + [0xC3, 0x28] + bytes("\r\n\r\n"), 400),
         ("bad header name", bytes("GET /health HTTP/1.1\r\nHost: t\r\nX(Y): 1\r\n\r\n"), 400),
+        // RFC 9112 section 2.2: bare LF is accepted as a line terminator (as nginx does), never left waiting
+        ("bare LF line endings", bytes("GET /health HTTP/1.1\nHost: t\n\n"), 200),
+        ("bare LF with a body", bytes("POST /forward HTTP/1.1\nHost: t\nContent-Length: 36\n\n" + #"{"samples": [{"x": [1, 2, 3]}]}     "#), 200),
+        ("bare CR line endings", bytes("GET /health HTTP/1.1\rHost: t\r\r\n\r\n"), 400),
         ("bare CR in a value", bytes("GET /health HTTP/1.1\r\nHost: t\r\nX: a\rb\r\n\r\n"), 400),
         ("header flood", bytes("GET /health HTTP/1.1\r\nHost: t\r\n" + (0..<101).map { "X-\($0): 1\r\n" }.joined() + "\r\n"), 431),
         ("1 MB header line", bytes("GET /health HTTP/1.1\r\nHost: t\r\nX: " + String(repeating: "a", count: 1 << 20) + "\r\n\r\n"), 431),
@@ -105,6 +109,8 @@ import Testing
         ("future version", request("POST", "/apply", body: #"{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}}, "version": 99}"#), 409),
         ("step that overflows", request("POST", "/apply", body: #"{"gradients": {"W3": {"shape": [3], "data": [3e38, 3e38, 3e38]}}}"#), 422),
         ("partial PUT /params", request("PUT", "/params", body: #"{"parameters": {"W3": {"shape": [3], "data": [1, 2, 3]}}}"#), 422),
+        ("duplicate key in a checkpoint", request("PUT", "/checkpoint", body: #"{"version": 5, "version": 7, "parameters": {}, "optimizer_state": {"name": "sgd", "step": 0}}"#), 400),
+        ("duplicate tensor in an apply", request("POST", "/apply", body: #"{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}, "W3": {"shape": [3], "data": [0, 0, 0]}}}"#), 400),
         ("checkpoint of another optimizer", request("PUT", "/checkpoint", body: #"{"version": 1, "parameters": {}, "optimizer_state": {"name": "adam", "step": 0}}"#), 422),
     ]
 
@@ -129,9 +135,9 @@ import Testing
         let server = try ServerProcess(["--request-timeout", "1"])
         let shortBody = try RawClient(port: server.port)
         shortBody.send("POST /apply HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{\"gradients\"")
-        let bareLF = try RawClient(port: server.port)
-        bareLF.send("GET /health HTTP/1.1\nHost: t\n\n")
-        for client in [shortBody, bareLF] {
+        let shortHead = try RawClient(port: server.port)
+        shortHead.send("GET /health HTTP/1.1\r\nHost: t\r\n")
+        for client in [shortBody, shortHead] {
             #expect(client.readResponse()?.status == 408)
             #expect(client.isClosedByPeer())
         }

@@ -22,7 +22,9 @@ import Testing
         (#"{"samples": [{"x": [1, 2], "t": "1"}]}"#, "samples[0].t", "expected a number, got a string"),
         (#"{"samples": [{"x": [1, "2"], "t": 1}]}"#, "samples[0].x[1]", "expected a number, got a string"),
         (#"{"samples": [{"x": [1], "t": 1e400}]}"#, "samples[0].t", "1e400 is out of Float32 range"),
-        (#"{"samples": [{"x": [1], "x": [2], "t": 1}]}"#, "samples[0].x", "duplicate key"),
+        (#"{"samples": [{"x": [1], "x": [2], "t": 1}]}"#, "samples[0].x", "duplicate key; each key may appear once in an object"),
+        (#"{"samples": [], "samples": []}"#, "samples", "duplicate key; each key may appear once in an object"),
+        (#"{"samples": [], "extra": {"a": 1, "a": 2}}"#, "extra.a", "duplicate key; each key may appear once in an object"),
         (#"{"samples": [{"t": 1}]}"#, "samples[0]", "missing field x (a vector sample) or nodes (a graph sample)"),
         (#"{"sample": []}"#, "", #"missing field samples (an array of {"x": [...], "t": ...})"#),
         (#"{"samples": {}}"#, "samples", "expected an array, got an object"),
@@ -32,6 +34,29 @@ import Testing
     func wrongFormsNameTheFieldAndWhatWasExpected(json: String, path: String, message: String) {
         #expect(throws: WireError.invalidField(path: path, message: message)) {
             try decodeGradients(json)
+        }
+    }
+
+    /// The reader refuses a repeated key in every document, including those no decoder in this
+    /// file names (checkpoints, tensor maps), and stays linear on objects with very many keys.
+    @Test func repeatedKeysAreRefusedInEveryObject() throws {
+        let layout = ParameterLayout([("w", [1])])
+        let checkpoint = #"{"version": 5, "version": 7, "parameters": {"w": {"shape": [1], "data": [1]}}}"#
+        #expect(throws: WireError.invalidField(path: "version", message: "duplicate key; each key may appear once in an object")) {
+            try JSONReader.read(Array(checkpoint.utf8)) { try Checkpoint(reading: &$0, layout: layout) }
+        }
+        let tensors = #"{"w": {"shape": [1], "data": [1]}, "w": {"shape": [1], "data": [2]}}"#
+        #expect(throws: WireError.invalidField(path: "w", message: "duplicate key; each key may appear once in an object")) {
+            try JSONReader.read(Array(tensors.utf8)) { try $0.readTensorMap() }
+        }
+        // The same key in sibling and nested objects is not a repeat.
+        let siblings = #"{"a": {"k": 1}, "b": {"k": 2, "c": {"k": 3}}, "k": 4}"#
+        try JSONReader.read(Array(siblings.utf8)) { try $0.skipValue() }
+        // Past the linear scan: many distinct keys pass, and a repeat far from the first is found.
+        let many = (0..<20_000).map { "\"k\($0)\": \($0)" }
+        try JSONReader.read(Array("{\(many.joined(separator: ","))}".utf8)) { try $0.skipValue() }
+        #expect(throws: WireError.invalidField(path: "k3", message: "duplicate key; each key may appear once in an object")) {
+            try JSONReader.read(Array("{\(many.joined(separator: ",")), \"k3\": 0}".utf8)) { try $0.skipValue() }
         }
     }
 

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Parses request heads from bytes (RFC 9112). A pure function of its input: the connection
 /// feeds it whatever has arrived, and tests feed it byte strings.
 public enum HTTPParser {
@@ -36,34 +40,52 @@ public enum HTTPParser {
         let bytes = bytes.bindMemory(to: UInt8.self)
         // Section 2.2: a server SHOULD ignore at least one empty line received before the request line.
         var start = 0
-        while start + 1 < bytes.count, bytes[start] == 0x0D, bytes[start + 1] == 0x0A { start += 2 }
-        guard let end = findBlankLine(bytes, from: start, limit: limits.maxHeadBytes) else {
+        while let length = lineBreakLength(bytes, at: start) { start += length }
+        guard let (contentEnd, headEnd) = findEmptyLine(bytes, from: start, limit: limits.maxHeadBytes) else {
             if bytes.count - start >= limits.maxHeadBytes {
                 return .failure(Failure(status: .headerFieldsTooLarge, message: "request head is larger than \(limits.maxHeadBytes) bytes"))
             }
             return .incomplete
         }
         do {
-            let head = try parse(UnsafeBufferPointer(rebasing: bytes[start..<end]), limits: limits)
-            return .head(head, length: end + 4)
+            let head = try parse(UnsafeBufferPointer(rebasing: bytes[start..<contentEnd]), limits: limits)
+            return .head(head, length: headEnd)
         } catch {
             return .failure(error)
         }
     }
 
-    /// The index of the CRLF CRLF that ends the head, searching at most `limit` bytes.
-    private static func findBlankLine(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, limit: Int) -> Int? {
+    /// Section 2.2: lines end in CRLF, and a recipient MAY recognize a bare LF as a line terminator
+    /// and ignore any preceding CR. This parser does, as nginx does: a client that ends lines with
+    /// LF alone is answered rather than left waiting for a CRLF that never comes. A bare CR is
+    /// not a line break; it stays inside its line, where the request line and field rules refuse it.
+    /// The length of the line break at `i` (LF or CRLF), or nil if there is none.
+    private static func lineBreakLength(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+        guard i < bytes.count else { return nil }
+        if bytes[i] == 0x0A { return 1 }
+        if bytes[i] == 0x0D, i + 1 < bytes.count, bytes[i + 1] == 0x0A { return 2 }
+        return nil
+    }
+
+    /// The empty line that ends the head, searching at most `limit` bytes: where the head's last
+    /// line break starts (`contentEnd`) and the index just past the empty line (`headEnd`).
+    private static func findEmptyLine(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, limit: Int)
+        -> (contentEnd: Int, headEnd: Int)?
+    {
         let end = min(bytes.count, start + limit)
         var i = start
-        while i + 3 < end {
-            if bytes[i + 3] != 0x0A { i += bytes[i + 3] == 0x0D ? 1 : 4; continue }
-            if bytes[i] == 0x0D, bytes[i + 1] == 0x0A, bytes[i + 2] == 0x0D { return i }
-            i += 1
+        while i < end {
+            guard let found = memchr(bytes.baseAddress! + i, 0x0A, end - i) else { return nil }
+            let lf = bytes.baseAddress!.distance(to: found.assumingMemoryBound(to: UInt8.self))
+            if let length = lineBreakLength(UnsafeBufferPointer(rebasing: bytes[..<end]), at: lf + 1) {
+                return (lf, lf + 1 + length)
+            }
+            i = lf + 1
         }
         return nil
     }
 
-    /// Parses the lines of a head without its final CRLF CRLF.
+    /// Parses the lines of a head without its final line break and empty line.
     private static func parse(_ head: UnsafeBufferPointer<UInt8>, limits: Limits) throws(Failure) -> HTTPRequestHead {
         var lines = split(head)
         let requestLine = lines.removeFirst()
@@ -80,21 +102,19 @@ public enum HTTPParser {
         return try interpret(method: method, target: target, version: version, headers: headers, limits: limits)
     }
 
-    /// Section 2.1: lines end in CRLF; a bare CR or LF inside a line is not accepted.
+    /// The lines of a head: split at each LF, without the LF and a CR just before it.
     private static func split(_ head: UnsafeBufferPointer<UInt8>) -> [UnsafeBufferPointer<UInt8>] {
         var lines: [UnsafeBufferPointer<UInt8>] = []
         var lineStart = 0
-        var i = 0
-        while i + 1 < head.count {
-            if head[i] == 0x0D, head[i + 1] == 0x0A {
-                lines.append(UnsafeBufferPointer(rebasing: head[lineStart..<i]))
-                i += 2
-                lineStart = i
-            } else {
-                i += 1
-            }
+        func addLine(upTo end: Int) {
+            let trimmed = end > lineStart && head[end - 1] == 0x0D ? end - 1 : end
+            lines.append(UnsafeBufferPointer(rebasing: head[lineStart..<trimmed]))
         }
-        lines.append(UnsafeBufferPointer(rebasing: head[lineStart..<head.count]))
+        for i in 0..<head.count where head[i] == 0x0A {
+            addLine(upTo: i)
+            lineStart = i + 1
+        }
+        addLine(upTo: head.count)
         return lines
     }
 
