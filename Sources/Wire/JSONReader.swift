@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Model
 
 /// A pull parser for JSON (RFC 8259) that decodes straight into the caller's values.
 ///
@@ -65,6 +66,12 @@ public struct JSONReader {
     /// An error about the value being read, naming its path.
     public func invalid(_ message: String) -> WireError {
         .invalidField(path: currentPath, message: message)
+    }
+
+    /// Well-formed JSON whose shapes do not agree (a tensor's data and its shape, graph rows of
+    /// different widths): no schema can say so, so this is the model's error (422), not the form's.
+    public func shapeError(_ message: String) -> ModelError {
+        .shapeMismatch(currentPath.isEmpty ? message : "\(currentPath): \(message)")
     }
 
     private func malformed(_ message: String) -> WireError {

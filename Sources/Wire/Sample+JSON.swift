@@ -51,7 +51,7 @@ extension JSONReader {
             try reader.readFloats(into: &values)
             let rowWidth = values.count - before
             if let width, rowWidth != width {
-                throw reader.invalid("expected \(width) features like nodes[0], got \(rowWidth)")
+                throw reader.shapeError("expected \(width) features like nodes[0], got \(rowWidth)")
             }
             width = rowWidth
             rows += 1

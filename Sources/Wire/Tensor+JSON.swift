@@ -41,7 +41,7 @@ extension JSONReader {
         do {
             return try Tensor(shape: shape, data: data)
         } catch {
-            throw invalid(error.message)
+            throw shapeError(error.message)
         }
     }
 
@@ -53,20 +53,37 @@ extension JSONReader {
             shape.append(try reader.readInt(in: 0...maxTensorElements))
         }
         guard let count = Tensor.elementCount(of: shape), count <= maxTensorElements else {
-            throw invalid("shape \(shape) has more than \(maxTensorElements) elements")
+            throw shapeError("shape \(shape) has more than \(maxTensorElements) elements")
         }
         return shape
     }
 
     /// Little-endian Float32 values from base64 text, or nil when the text is not base64
     /// of a whole number of floats. Finiteness is the model's to check, as for number arrays.
+    /// Only the canonical encoding is accepted (RFC 4648 section 3.5: the bits after the last
+    /// byte are zero), so each tensor has exactly one text, the one openapi.yaml's pattern allows.
     static func decodeFloat32Base64(_ text: UnsafeBufferPointer<UInt8>) throws -> [Float]? {
-        guard let bytes = try? Base64.decode(bytes: text), bytes.count % 4 == 0 else { return nil }
+        guard isCanonicalPadding(text), let bytes = try? Base64.decode(bytes: text), bytes.count % 4 == 0 else { return nil }
         // Little-endian on the wire and in memory (x86-64, arm64): the bytes are the floats.
         return [Float](unsafeUninitializedCapacity: bytes.count / 4) { buffer, count in
             bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
             count = bytes.count / 4
         }
+    }
+
+    /// Before "==" the last character carries 2 bits of data and 4 zero bits; before "=", 4 and 2.
+    private static func isCanonicalPadding(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        let padding = text.reversed().prefix(2).prefix { $0 == UInt8(ascii: "=") }.count
+        guard padding > 0, text.count > padding else { return true }
+        let last = text[text.count - padding - 1]
+        let value: UInt8 = switch last {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): last - UInt8(ascii: "A")
+        case UInt8(ascii: "a")...UInt8(ascii: "z"): last - UInt8(ascii: "a") + 26
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): last - UInt8(ascii: "0") + 52
+        case UInt8(ascii: "+"): 62
+        default: 63
+        }
+        return value & (padding == 2 ? 0x0F : 0x03) == 0
     }
 
     /// Reads an object of named tensors, such as `"parameters"` or `"gradients"`.

@@ -1,58 +1,71 @@
-import Foundation
 @testable import Model
 
-/// An independent Float64 implementation of the dense model, written from the formulas
-/// (not from the library's code), for finite differences and batched references.
+/// An independent implementation of the dense model, written from the formulas (not from the
+/// library's code), for finite differences and batched references. It computes in Float64 and
+/// carries each value's Float32 rounding bound (`Rounded`), so that tests compare the library
+/// with limits that follow from the formulas rather than from one machine's results.
 struct ReferenceMLP {
     let d: Int, h1: Int, h2: Int
-    var W1: [Double], b1: [Double], W2: [Double], b2: [Double], W3: [Double]
+    var W1: [Rounded], b1: [Rounded], W2: [Rounded], b2: [Rounded], W3: [Rounded]
 
-    init(_ parameters: TensorSet, layers: [Int]) {
-        (d, h1, h2) = (layers[0], layers[1], layers[2])
-        func values(_ name: String) -> [Double] { parameters[name]!.data.map(Double.init) }
-        (W1, b1, W2, b2, W3) = (values("W1"), values("b1"), values("W2"), values("b2"), values("W3"))
-    }
-
-    /// All parameters as one vector, in the library's layout order.
+    /// All parameters as one vector of values, in the library's layout order.
     var flat: [Double] {
-        get { W1 + b1 + W2 + b2 + W3 }
+        get { (W1 + b1 + W2 + b2 + W3).map(\.value) }
         set {
-            var rest = newValue[...]
-            func take(_ n: Int) -> [Double] { defer { rest = rest.dropFirst(n) }; return Array(rest.prefix(n)) }
+            var rest = newValue.map { Rounded($0) }[...]
+            func take(_ n: Int) -> [Rounded] { defer { rest = rest.dropFirst(n) }; return Array(rest.prefix(n)) }
             (W1, b1, W2, b2, W3) = (take(h1 * d), take(h1), take(h2 * h1), take(h2), take(h2))
         }
     }
 
-    func output(_ x: [Double]) -> Double {
-        let a1 = (0..<h1).map { i in tanh((0..<d).reduce(b1[i]) { $0 + W1[i * d + $1] * x[$1] }) }
-        let a2 = (0..<h2).map { i in tanh((0..<h1).reduce(b2[i]) { $0 + W2[i * h1 + $1] * a1[$1] }) }
-        return (0..<h2).reduce(0) { $0 + W3[$1] * a2[$1] }
+    /// a1 = tanh(W1 x + b1), a2 = tanh(W2 a1 + b2), y = W3 · a2
+    private func forward(_ x: [Rounded]) -> (a1: [Rounded], a2: [Rounded], y: Rounded) {
+        let a1 = (0..<h1).map { i in Rounded.tanh(Rounded.sum([b1[i]] + (0..<d).map { W1[i * d + $0] * x[$0] })) }
+        let a2 = (0..<h2).map { i in Rounded.tanh(Rounded.sum([b2[i]] + (0..<h1).map { W2[i * h1 + $0] * a1[$0] })) }
+        return (a1, a2, Rounded.dot(W3, a2))
     }
 
-    func loss(_ x: [Double], _ t: Double) -> Double {
-        let r = output(x) - t
+    func output(_ x: [Float]) -> Rounded { forward(x.map(Rounded.init)).y }
+
+    /// (y - t)²
+    func loss(_ x: [Float], _ t: Float) -> Rounded {
+        let r = output(x) - Rounded(t)
         return r * r
     }
 
-    /// Gradient of the mean loss over a batch, by batched matrix backprop: one pass over
-    /// the stacked samples, the way a framework computes an averaged gradient.
-    func meanLossGradient(_ xs: [[Double]], _ ts: [Double]) -> [Double] {
-        let n = Double(xs.count)
-        var dW1 = [Double](repeating: 0, count: h1 * d), db1 = [Double](repeating: 0, count: h1)
-        var dW2 = [Double](repeating: 0, count: h2 * h1), db2 = [Double](repeating: 0, count: h2)
-        var dW3 = [Double](repeating: 0, count: h2)
-        for (x, t) in zip(xs, ts) {
-            let a1 = (0..<h1).map { i in tanh((0..<d).reduce(b1[i]) { $0 + W1[i * d + $1] * x[$1] }) }
-            let a2 = (0..<h2).map { i in tanh((0..<h1).reduce(b2[i]) { $0 + W2[i * h1 + $1] * a1[$1] }) }
-            let y = (0..<h2).reduce(0) { $0 + W3[$1] * a2[$1] }
-            let dy = 2 * (y - t) / n
-            let dz2 = (0..<h2).map { dy * W3[$0] * (1 - a2[$0] * a2[$0]) }
-            let dz1 = (0..<h1).map { j in (0..<h2).reduce(0) { $0 + W2[$1 * h1 + j] * dz2[$1] } * (1 - a1[j] * a1[j]) }
-            for i in 0..<h2 { dW3[i] += dy * a2[i]; db2[i] += dz2[i] }
-            for i in 0..<h2 { for j in 0..<h1 { dW2[i * h1 + j] += dz2[i] * a1[j] } }
-            for i in 0..<h1 { db1[i] += dz1[i]; for j in 0..<d { dW1[i * d + j] += dz1[i] * x[j] } }
-        }
-        return dW1 + db1 + dW2 + db2 + dW3
+    /// The gradient of one sample's loss, in the library's layout order.
+    func lossGradient(_ x: [Float], _ t: Float) -> [Rounded] {
+        let x = x.map(Rounded.init)
+        let (a1, a2, y) = forward(x)
+        let dy = 2 * (y - Rounded(t))
+        // dW3 = dy a2;  dz2 = dy W3 ⊙ (1 - a2²);  dz1 = (W2ᵀ dz2) ⊙ (1 - a1²)
+        let dW3 = a2.map { dy * $0 }
+        let dz2 = (0..<h2).map { dy * W3[$0] * (1 - a2[$0] * a2[$0]) }
+        let dz1 = (0..<h1).map { j in Rounded.sum((0..<h2).map { W2[$0 * h1 + j] * dz2[$0] }) * (1 - a1[j] * a1[j]) }
+        // dW2 = dz2 a1ᵀ;  dW1 = dz1 xᵀ;  db = dz
+        let dW2 = (0..<(h2 * h1)).map { dz2[$0 / h1] * a1[$0 % h1] }
+        let dW1 = (0..<(h1 * d)).map { dz1[$0 / d] * x[$0 % d] }
+        return dW1 + dz1 + dW2 + dz2 + dW3
+    }
+
+    /// Σ over the samples of their gradients, entry by entry.
+    func lossGradientSum(_ xs: [[Float]], _ ts: [Float]) -> [Rounded] {
+        let perSample = zip(xs, ts).map { lossGradient($0, $1) }
+        return perSample[0].indices.map { i in Rounded.sum(perSample.map { $0[i] }) }
+    }
+
+    /// The gradient of the mean loss over a batch.
+    func meanLossGradient(_ xs: [[Float]], _ ts: [Float]) -> [Rounded] {
+        lossGradientSum(xs, ts).map { $0 / Rounded(Double(xs.count)) }
+    }
+}
+
+extension ReferenceMLP {
+    /// The library's parameters, exact in Float64 (bound 0).
+    init(_ parameters: TensorSet, layers: [Int]) {
+        func values(_ name: String) -> [Rounded] { parameters[name]!.data.map(Rounded.init) }
+        self.init(d: layers[0], h1: layers[1], h2: layers[2],
+                  W1: values("W1"), b1: values("b1"), W2: values("W2"), b2: values("b2"), W3: values("W3"))
     }
 }
 

@@ -100,7 +100,7 @@ import Wire
             ("POST", "/apply", #"{"gradients": {"W1": {"shape": [3, 2], "data": [1, 2, 3, 4, 5, 6]}}}"#, 422, "shape_mismatch", "W1: expected [3,3], got [3,2]"),
             ("POST", "/apply", #"{"gradients": {"W9": {"shape": [1], "data": [1]}}}"#, 422, "unknown_parameter", "W9: not a parameter of this model (expected one of W1, b1, W2, b2, W3)"),
             ("POST", "/apply", #"{"gradients": {"W3": {"shape": [3], "data": [1, 1e39, 1]}}}"#, 400, "invalid_field", "gradients.W3.data[1]: 1e39 is out of Float32 range"),
-            ("POST", "/apply", #"{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}, "b1": {"shape": [3], "data": [0, 0]}}}"#, 400, "invalid_field", "gradients.b1: shape [3] holds 3 values, got 2"),
+            ("POST", "/apply", #"{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}, "b1": {"shape": [3], "data": [0, 0]}}}"#, 422, "shape_mismatch", "gradients.b1: shape [3] holds 3 values, got 2"),
             ("POST", "/apply", #"{"gradients": {}}"#, 422, "unknown_parameter", "gradients: expected at least one of W1, b1, W2, b2, W3, got none"),
             ("POST", "/apply", #"{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}}, "version": 5}"#, 409, "version_conflict", "version 5 is ahead of the current version 0"),
             ("PUT", "/params", #"{"parameters": {"W3": {"shape": [3], "data": [1, 2, 3]}}}"#, 422, "unknown_parameter", "W1: missing (every parameter is required: W1, b1, W2, b2, W3)"),

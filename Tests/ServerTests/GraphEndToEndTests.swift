@@ -57,7 +57,7 @@ import Wire
             (#"{"nodes": [[1, 2, 3], [1, 2, 3]], "edges": [[1, 1]], "t": 1}"#, 422, "samples[0].edges[0]: self-loop [1, 1]; self-loops are implied (Â = A + I) and must not be listed"),
             (#"{"nodes": [[1, 2, 3], [1, 2, 3]], "edges": [[0, 1], [1, 0]], "t": 1}"#, 422, "samples[0].edges[1]: [1, 0] repeats an earlier edge; list each undirected edge once"),
             (#"{"nodes": [[1, 2], [1, 2]], "edges": [], "t": 1}"#, 422, "samples[0].nodes: expected 3 features per node, got 2"),
-            (#"{"nodes": [[1, 2, 3], [1, 2]], "edges": [], "t": 1}"#, 400, "samples[0].nodes[1]: expected 3 features like nodes[0], got 2"),
+            (#"{"nodes": [[1, 2, 3], [1, 2]], "edges": [], "t": 1}"#, 422, "samples[0].nodes[1]: expected 3 features like nodes[0], got 2"),
             (#"{"nodes": [[1, 2, 3]], "edges": [[0]], "t": 1}"#, 400, "samples[0].edges[0]: an edge is a pair [i, j] of node indices"),
             (#"{"nodes": [[1, 2, 3]], "edges": [[0, -1]], "t": 1}"#, 400, "samples[0].edges[0][1]: expected an integer in 0...2147483647, got -1"),
             (#"{"x": [1, 2, 3], "t": 1}"#, 422, #"samples[0].x: this gcn reads graphs ({"nodes": [[...]], "edges": [[i, j]]}), not vectors"#),
