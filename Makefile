@@ -7,7 +7,7 @@ PYTHON_TEST_TOOLS := schemathesis==4.32.5 openapi-spec-validator==0.9.0
 # The molecules: ../shared/data/nci-tpsa where it exists, else what `make data` builds.
 MOLECULES := $(if $(wildcard ../shared/data/nci-tpsa/train.jsonl),../shared/data/nci-tpsa,data/nci-tpsa)
 
-.PHONY: deps venv build release demo test data molecules train-molecules fuzz tsan asan bench
+.PHONY: deps venv build release demo test test-kernels data molecules train-molecules fuzz tsan asan bench
 
 # Installs the Debian packages that are missing, and only those.
 deps:
@@ -28,8 +28,14 @@ $(VENV)/.installed: | deps
 build: deps
 	swift build
 
+# The whole suite, then the numeric tests once more under every OpenBLAS kernel the CPU can run
+# (about a minute): float32 sums differ in their last bits between kernels, and the tests must not.
 test: deps venv
 	swift test
+	scripts/test-kernels.sh
+
+test-kernels: deps
+	scripts/test-kernels.sh
 
 release: deps
 	swift build -c release

@@ -4,10 +4,13 @@ import CBLAS
 ///
 /// OpenBLAS runs single-threaded: the server parallelises across requests, and threads
 /// inside one small call would only contend for the same two cores.
-enum BLAS {
+public enum BLAS {
     private static let singleThreaded: Void = openblas_set_num_threads(1)
 
     static func configure() { _ = singleThreaded }
+
+    /// The OpenBLAS kernel in use, such as "Haswell": chosen from the CPU, or by OPENBLAS_CORETYPE.
+    public static var coreName: String { String(cString: openblas_get_corename()) }
 
     /// y = alpha * A x + beta * y, with A of `rows x columns`.
     static func gemv(

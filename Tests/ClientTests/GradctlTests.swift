@@ -63,6 +63,9 @@ import Wire
         let alone = try run(gradctl, ["train", "--server", single.url] + common)
         #expect(alone.status == 0, "\(alone.stderr)")
 
+        // Bit equality by construction: both servers apply the same mean, computed once by the
+        // client; and each sample's gradient is computed by the same code whichever server (and
+        // sub-batch) it lands on, so one server alone ends at the same parameters.
         let params = try [first, second, single].map { try curl(["\($0.url)/params"]).body }
         #expect(params[0] == params[1])
         #expect(params[0] == params[2])

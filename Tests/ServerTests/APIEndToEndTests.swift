@@ -38,6 +38,8 @@ import Wire
         let samples = try decode(samplesJSON) { try GradientsRequest(reading: &$0, sampleLimit: 10).samples }
         let expected = try mlp.gradients(of: samples, parameters: parameters)
         #expect(gradients.results.count == 3)
+        // Bit equality by construction: the server and this process run the same code path on the
+        // same inputs with the same OpenBLAS kernel, and the wire carries Float32 exactly.
         for (i, result) in gradients.results.enumerated() {
             #expect(result.loss == expected.results[i].loss)
             #expect(result.output == expected.results[i].output)

@@ -87,6 +87,7 @@ import Wire
         let answers = observed.withLock { $0 }
         #expect(answers.count >= 60)
         #expect(Set(answers.map(\.version)).count > 1, "gradients were read while applies landed")
+        // Bit equality by construction: the same code path on the same inputs (see APIEndToEndTests).
         for answer in answers {
             let response = try JSONReader.read(Array(answer.response.utf8)) { try GradientsResponse(reading: &$0) }
             let expected = try mlp.gradients(of: samples, parameters: parametersAt[answer.version]!)
