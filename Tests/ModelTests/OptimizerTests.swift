@@ -93,6 +93,10 @@ import Testing
     }
 }
 
+/// Optimizer steps are a few element-wise Float32 operations per entry (no BLAS, no sum across
+/// entries), so they give the same bits on every CPU. Against NumPy's float64 values from the same
+/// decimals, each entry carries the roundings of its inputs and of a handful of operations, each at
+/// most u = 6e-8 relative: 1e-6 (about 16u) leaves room for them, and a wrong formula is off by far more.
 func expectClose(_ actual: [Float], _ expected: [Double], tolerance: Double = 1e-6,
                  sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(actual.count == expected.count, sourceLocation: sourceLocation)
