@@ -64,8 +64,11 @@ import Wire
         #expect(alone.status == 0, "\(alone.stderr)")
 
         // Bit equality by construction: both servers apply the same mean, computed once by the
-        // client; and each sample's gradient is computed by the same code whichever server (and
-        // sub-batch) it lands on, so one server alone ends at the same parameters.
+        // client. And the trainer cuts every batch into the same max(parallel, servers) = 4
+        // contiguous parts whether one server or two compute them, so each sample's gradient comes
+        // from the same sgemm calls in both runs. (A sample's gradient row can differ in its last
+        // bits between batches of different sizes, because sgemm's edge tiles add in another
+        // order; the split, not the servers, must decide the parts.)
         let params = try [first, second, single].map { try curl(["\($0.url)/params"]).body }
         #expect(params[0] == params[1])
         #expect(params[0] == params[2])
