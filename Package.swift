@@ -6,7 +6,9 @@ let package = Package(
     products: [
         .library(name: "Model", targets: ["Model"]),
         .library(name: "Wire", targets: ["Wire"]),
-        .library(name: "Server", targets: ["Server"]),
+        .library(name: "HTTP", targets: ["HTTP"]),
+        .library(name: "Training", targets: ["Training"]),
+        .library(name: "API", targets: ["API"]),
         .library(name: "Client", targets: ["Client"]),
         .executable(name: "gradserve", targets: ["gradserve"]),
         .executable(name: "gradctl", targets: ["gradctl"]),
@@ -33,33 +35,43 @@ let package = Package(
         ),
         .target(name: "Locking"),
         .target(name: "Client", dependencies: ["Model", "Wire", "CCurl", "Locking"]),
-        .target(name: "Server", dependencies: [
-            "Model", "Wire", "CLinux", "Locking",
+        // The server's three layers; the dependency graph is the architecture (README, "Layout").
+        // HTTP/1.1 on POSIX sockets: knows nothing of models or JSON.
+        .target(name: "HTTP", dependencies: ["CLinux", "Locking", .product(name: "Logging", package: "swift-log")]),
+        // The training state and its durability: knows nothing of HTTP or command lines.
+        .target(name: "Training", dependencies: ["Model", "Wire", "Locking"]),
+        // The routes: the only place where HTTP and training meet.
+        .target(name: "API", dependencies: [
+            "HTTP", "Training", "Model", "Wire", "Locking",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // What both command lines share: the token loader and the size-list option.
+        .target(name: "CommandSupport", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "gradserve", dependencies: [
-            "Server", "Model",
+            "API", "HTTP", "Training", "Model", "CommandSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "gradctl", dependencies: [
-            "Client", "Model", "Wire", "Locking",
+            "Client", "Model", "Wire", "Locking", "CommandSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "CFuzzer"),
-        .target(name: "FuzzTargets", dependencies: ["Server", "Wire", "Model", "CFuzzer"]),
+        .target(name: "FuzzTargets", dependencies: ["HTTP", "Wire", "Model", "CFuzzer"]),
         // Fuzz executables: libFuzzer drivers under `make fuzz`, corpus replayers otherwise.
         .executableTarget(name: "fuzz-http", dependencies: ["FuzzTargets"]),
         .executableTarget(name: "fuzz-json", dependencies: ["FuzzTargets"]),
         .executableTarget(name: "gradbench", dependencies: [
-            "Client", "Model", "Wire",
+            "Client", "Model", "Wire", "CommandSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Wire", "Model", "Locking", "TestSupport", "FuzzTargets", "gradserve"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        .testTarget(name: "APITests", dependencies: ["API", "HTTP", "Training", "Wire", "Model", "TestSupport"]),
+        .testTarget(name: "ServerTests", dependencies: ["API", "HTTP", "Training", "Wire", "Model", "Locking", "TestSupport", "FuzzTargets", "gradserve"]),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Wire", "Model", "TestSupport", "gradserve", "gradctl"]),
     ]
 )

@@ -1,5 +1,5 @@
 import Model
-import Server
+import HTTP
 import Wire
 
 /// What the fuzzers check on each input: no crash, and the invariants a valid parse promises.

@@ -14,6 +14,12 @@ public final class Scratch: @unchecked Sendable {
         for slot in intSlots { slot.deallocate() }
     }
 
+    /// The memory the slots hold now, in bytes.
+    public var byteCount: Int {
+        floatSlots.reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
+            + intSlots.reduce(0) { $0 + $1.count * MemoryLayout<Int32>.stride }
+    }
+
     /// A buffer of at least `count` floats for slot `index`. Its contents are unspecified.
     func floats(_ index: Int, count: Int) -> UnsafeMutablePointer<Float> {
         Self.slot(&floatSlots, index, count)

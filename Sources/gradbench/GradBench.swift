@@ -1,5 +1,6 @@
 import ArgumentParser
 import Client
+import CommandSupport
 import Foundation
 import Model
 import Wire
@@ -42,8 +43,8 @@ func emit(_ fields: [(String, Any)]) {
 }
 
 func sizes(_ text: String) throws -> [Int] {
-    let values = text.split(separator: ",").compactMap { Int($0) }
-    guard values.count == 3 else { throw ValidationError("expected sizes like 64,64,64") }
+    let values = try SizeList.parse(text, option: "--layers")
+    guard values.count == 3 else { throw ValidationError("--layers: expected three sizes like 64,64,64") }
     return values
 }
 
@@ -82,7 +83,7 @@ struct GraphMath: ParsableCommand {
     func run() throws {
         let dataset = try Dataset.load(path: data)
         guard case .graph(let first) = dataset.samples[0].input else { throw ValidationError("not graph data") }
-        let gcn = try GCN(features: first.featureCount, hidden: hidden.split(separator: ",").compactMap { Int($0) })
+        let gcn = try GCN(features: first.featureCount, hidden: try SizeList.parse(hidden, option: "--hidden"))
         let parameters = gcn.makeParameters(.glorot, seed: 1)
         let scratch = Scratch()
         var sum = TensorSet(zerosFor: gcn.layout)

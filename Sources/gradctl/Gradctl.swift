@@ -1,5 +1,6 @@
 import ArgumentParser
 import Client
+import CommandSupport
 import Foundation
 import Model
 import Wire
@@ -24,14 +25,7 @@ struct ServerOptions: ParsableArguments {
     func clientConfiguration() throws -> GradClient.Configuration {
         var configuration = GradClient.Configuration()
         configuration.timeout = .milliseconds(Int64(timeout * 1000))
-        if let tokenFile {
-            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
-                throw ValidationError("--token-file: cannot read \(tokenFile)")
-            }
-            configuration.token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        } else if let token = ProcessInfo.processInfo.environment["GRADSERVE_TOKEN"], !token.isEmpty {
-            configuration.token = token
-        }
+        configuration.token = try BearerToken.load(file: tokenFile)
         return configuration
     }
 

@@ -3,9 +3,12 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import API
+import CommandSupport
+import HTTP
 import Logging
 import Model
-import Server
+import Training
 
 @main
 struct GradserveCommand: ParsableCommand {
@@ -59,6 +62,10 @@ struct GradserveCommand: ParsableCommand {
     var maxStaleness = 0
     @Option(help: "Event-loop threads (default: one per core).")
     var threads = HTTPServer.coreCount
+    @Option(help: "Worker threads for requests with bodies of 16 KiB or more (default: one per core).")
+    var workers = HTTPServer.coreCount
+    @Option(help: "Such requests that may wait for a worker; more are answered 503 with Retry-After.")
+    var maxQueuedRequests = 64
     @Option(help: "Largest request body in bytes.")
     var maxBodyBytes = 64 * 1024 * 1024
     @Option(help: "Most samples in one request.")
@@ -88,14 +95,16 @@ struct GradserveCommand: ParsableCommand {
         configuration.http.host = host
         configuration.http.port = port
         configuration.http.threads = threads
+        configuration.http.workers = workers
+        configuration.http.maxQueuedRequests = maxQueuedRequests
         configuration.http.limits.maxBodyBytes = maxBodyBytes
         configuration.http.requestTimeout = .milliseconds(Int64(requestTimeout * 1000))
         configuration.http.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
         switch model {
         case .mlp:
-            configuration.network = .mlp(layers: try Self.sizes(layers, option: "--layers"))
+            configuration.network = .mlp(layers: try SizeList.parse(layers, option: "--layers"))
         case .gcn:
-            configuration.network = .gcn(features: features, hidden: try Self.sizes(hidden, option: "--hidden"),
+            configuration.network = .gcn(features: features, hidden: try SizeList.parse(hidden, option: "--hidden"),
                                          readout: readout, maxNodes: maxNodes, maxEdges: maxEdges)
         }
         configuration.initialization = initialization
@@ -115,18 +124,7 @@ struct GradserveCommand: ParsableCommand {
 
     /// The token from --token-file or GRADSERVE_TOKEN, if either is given.
     func token() throws -> String? {
-        var token: String?
-        if let tokenFile {
-            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
-                throw ValidationError("--token-file: cannot read \(tokenFile)")
-            }
-            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        } else if let value = ProcessInfo.processInfo.environment["GRADSERVE_TOKEN"] {
-            token = value.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        if let token, token.isEmpty || token.contains(where: { $0.isWhitespace }) {
-            throw ValidationError("the token must be one word of visible characters")
-        }
+        let token = try BearerToken.load(file: tokenFile)
         if readToken, token == nil {
             throw ValidationError("--read-token needs a token: --token-file FILE or GRADSERVE_TOKEN")
         }
@@ -148,11 +146,14 @@ struct GradserveCommand: ParsableCommand {
         let gradserve: Gradserve
         do {
             gradserve = try Gradserve(configuration: configuration, logger: logger)
-        } catch let error as ModelError {
+        } catch .configuration(let error) {
             throw ValidationError(error.message)
+        } catch .state(let error) {
+            throw ValidationError("--state \(error.description)")
         }
-        gradserve.server.start()
-        print("listening on \(host):\(gradserve.server.port)")
+        let server = try gradserve.makeServer(configuration.http, logger: logger)
+        server.start()
+        print("listening on \(host):\(server.port)")
         fflush(nil)
         logger.info("serving", metadata: [
             "model": "\(configuration.network)", "optimizer": "\(configuration.optimizer.kind)",
@@ -162,21 +163,10 @@ struct GradserveCommand: ParsableCommand {
         var received: Int32 = 0
         sigwait(&signals, &received)
         logger.info("stopping: finishing requests in flight", metadata: ["signal": "\(received)"])
-        gradserve.server.stop()
-        gradserve.server.wait()
+        server.stop()
+        server.wait()
         gradserve.finish()
         logger.info("stopped")
-    }
-}
-
-extension GradserveCommand {
-    /// "3,3,3" as [3, 3, 3].
-    static func sizes(_ text: String, option: String) throws -> [Int] {
-        let sizes = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
-        guard !sizes.isEmpty, sizes.allSatisfy({ $0 != nil }) else {
-            throw ValidationError("\(option): expected sizes like 3,3,3, got \(text)")
-        }
-        return sizes.compactMap { $0 }
     }
 }
 

@@ -1,7 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
-@testable import Server
+@testable import API
 
 @Suite struct AccessControlTests {
     let step = #"{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}}}"#

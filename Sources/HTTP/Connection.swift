@@ -137,8 +137,12 @@ final class Connection {
             if head.contentLength >= context.offloadBodyBytes {
                 // A large body means real work: leave the loop free for the other connections.
                 phase = .handling(head)
-                context.offload(request, token)
-                return false
+                if context.offload(request, token) { return false }
+                phase = .idle
+                var busy = handler.failureResponse(status: .serviceUnavailable, message: "the server is busy with other large requests; retry shortly")
+                busy.headers.append(("Retry-After", "1"))
+                finish(head, with: busy, context: context)
+                return true
             }
             phase = .idle
             finish(head, with: handler.handle(request), context: context)

@@ -27,7 +27,7 @@ final class EventLoop: @unchecked Sendable {
 
     private static let listenerToken: UInt64 = .max - 1
 
-    init(listener: Int32, handler: any HTTPHandler, configuration: HTTPServer.Configuration, logger: Logger) throws {
+    init(listener: Int32, handler: any HTTPHandler, workers: WorkerPool, configuration: HTTPServer.Configuration, logger: Logger) throws {
         self.listener = listener
         self.handler = handler
         self.logger = logger
@@ -37,7 +37,7 @@ final class EventLoop: @unchecked Sendable {
         try epoll.add(listener, token: Self.listenerToken, readable: true, writable: false)
         let (handler, epoll, finished) = (handler, epoll, finished)
         context.offload = { request, token in
-            DispatchQueue.global(qos: .userInitiated).async {
+            workers.submit {
                 let response = handler.handle(request)
                 finished.withLock { $0.append((token, response)) }
                 epoll.wake()

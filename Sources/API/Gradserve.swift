@@ -1,5 +1,7 @@
+import HTTP
 import Logging
 import Model
+import Training
 
 /// Everything `gradserve` is started with. The executable fills it from its options;
 /// tests build the same server from it.
@@ -59,29 +61,51 @@ public enum NetworkConfiguration: Sendable, Equatable {
     }
 }
 
-/// A ready server: the HTTP listener bound and the training state created (or resumed).
+/// A ready service: the model, the training state (created or resumed) and the app that serves
+/// it. `gradserve` and the tests build it the same way; the binary then puts it behind an
+/// `HTTPServer`, the tests call `app.handle(_:)` directly.
 public struct Gradserve: Sendable {
-    public let server: HTTPServer
+    public let app: GradserveApp
     public let store: TrainingStore
-    private let state: StateDirectory?
-    private let logger: Logger
+    private let saver: IntervalSaver?
 
-    /// Builds exactly what the `gradserve` binary runs: model, state, routes and listener.
-    public init(configuration: GradserveConfiguration, logger: Logger) throws {
-        self.logger = logger
-        let network = try configuration.network.makeNetwork()
-        let optimizer = try Optimizer(configuration.optimizer)
-        guard configuration.maxStaleness >= 0 else {
-            throw ModelError.invalidConfiguration("max-staleness: expected 0 or more, got \(configuration.maxStaleness)")
+    /// Why the service could not be built: a bad configuration, or a state folder it must not use.
+    public enum Failure: Error, CustomStringConvertible {
+        case configuration(ModelError)
+        case state(StateDirectory.Failure)
+
+        public var description: String {
+            switch self {
+            case .configuration(let error): error.message
+            case .state(let error): error.description
+            }
+        }
+    }
+
+    public init(configuration: GradserveConfiguration, logger: Logger) throws(Failure) {
+        let network: any Network, optimizer: Optimizer
+        do throws(ModelError) {
+            network = try configuration.network.makeNetwork()
+            optimizer = try Optimizer(configuration.optimizer)
+            guard configuration.maxStaleness >= 0 else {
+                throw .invalidConfiguration("max-staleness: expected 0 or more, got \(configuration.maxStaleness)")
+            }
+        } catch {
+            throw .configuration(error)
         }
         let identity = StateFile.Identity(
             model: network.kind, layers: configuration.network.layers, readout: configuration.network.readout?.rawValue,
             optimizer: optimizer.configuration.kind, layout: network.layout)
-        state = try configuration.stateDirectory.map { path throws(StateDirectory.Failure) in
-            try StateDirectory(path: path, sync: configuration.sync)
+        let state: StateDirectory?, saved: StateFile?
+        do throws(StateDirectory.Failure) {
+            state = try configuration.stateDirectory.map { path throws(StateDirectory.Failure) in
+                try StateDirectory(path: path, sync: configuration.sync)
+            }
+            saved = try state?.load(expecting: identity)
+        } catch {
+            throw .state(error)
         }
-        let saved = try state?.load(expecting: identity)
-        store = TrainingStore(
+        let store = TrainingStore(
             network: network, optimizer: optimizer, identity: identity,
             parameters: saved?.parameters ?? network.makeParameters(configuration.initialization, seed: configuration.seed),
             optimizerState: saved?.optimizerState, version: saved?.version ?? 0,
@@ -90,19 +114,30 @@ public struct Gradserve: Sendable {
             if let saved {
                 logger.info("resumed the training state", metadata: ["state": "\(state.stateFile)", "version": "\(saved.version)"])
             } else {
-                try state.save(store.durableState().file)
+                do throws(StateDirectory.Failure) { try state.save(store.durableState().file) } catch { throw .state(error) }
             }
-            if state.sync == .interval { state.startSaving(store, logger: logger) }
         }
-        let app = GradserveApp(store: store, network: configuration.network, limits: configuration.requests,
-                               access: configuration.access, logger: logger)
-        server = try HTTPServer(configuration: configuration.http, handler: app, logger: logger)
+        saver = state.flatMap { state in
+            guard state.sync == .interval else { return nil }
+            let saver = IntervalSaver(store: store, directory: state) { error in
+                logger.error("could not save the training state", metadata: ["error": "\(error)"])
+            }
+            saver.start()
+            return saver
+        }
+        self.store = store
+        app = GradserveApp(store: store, network: configuration.network, limits: configuration.requests,
+                           access: configuration.access, scratch: ScratchPool(maxKept: configuration.http.threads + configuration.http.workers),
+                           logger: logger)
     }
 
-    /// After `server.wait()`: saves what the interval saver has not saved yet.
+    /// The listener that serves `app`, bound but not yet started.
+    public func makeServer(_ configuration: HTTPServer.Configuration, logger: Logger) throws -> HTTPServer {
+        try HTTPServer(configuration: configuration, handler: app, logger: logger)
+    }
+
+    /// After the server has stopped: saves what the interval saver has not saved yet.
     public func finish() {
-        guard let state else { return }
-        state.stop()
-        state.saveIfChanged(store, logger: logger)
+        saver?.stop()
     }
 }

@@ -15,8 +15,9 @@ public struct AccessControl: Sendable {
     /// Whether a request with this `Authorization` header may do a `write` (or a read).
     func allows(authorization: String?, write: Bool) -> Bool {
         guard let token, write || protectReads else { return true }
+        // RFC 6750 section 2.1 after RFC 9110 section 11.1: the scheme name is case-insensitive.
         guard let authorization, authorization.utf8.count > 7,
-              authorization.utf8.prefix(7).map(\.asciiLowercased).elementsEqual("bearer ".utf8) else { return false }
+              authorization.prefix(7).lowercased() == "bearer " else { return false }
         return Self.constantTimeEquals(Array(authorization.utf8.dropFirst(7)), token)
     }
 

@@ -15,8 +15,9 @@ final class LoopContext {
     var isShuttingDown = false
     /// Requests with bodies at least this large are handled on a worker thread.
     let offloadBodyBytes: Int
-    /// Hands a request and its connection's token to a worker thread; set by the loop.
-    var offload: (HTTPRequest, UInt64) -> Void = { _, _ in }
+    /// Hands a request and its connection's token to a worker thread; set by the loop. False
+    /// when the workers' queue is full: the request was not taken.
+    var offload: (HTTPRequest, UInt64) -> Bool = { _, _ in false }
     /// Where `recv` writes before bytes are appended to a connection's buffer.
     let receiveBuffer: UnsafeMutableRawBufferPointer
 

@@ -1,5 +1,5 @@
 import Testing
-@testable import Server
+@testable import HTTP
 
 @Suite struct HTTPParserTests {
     func parse(_ text: String, limits: HTTPParser.Limits = HTTPParser.Limits()) -> HTTPParser.Result {

@@ -1,10 +1,7 @@
 #if canImport(Glibc)
-import Locking
 import Glibc
 #endif
 import Foundation
-import Logging
-import Synchronization
 
 /// A folder holding one server's training state as `state.bin`, replaced atomically:
 /// the new state is written to `state.bin.tmp`, fsynced, renamed over `state.bin`, and the
@@ -21,7 +18,6 @@ public final class StateDirectory: Sendable {
     public let path: String
     public let sync: Sync
     private let lockFD: Int32
-    private let lastSaved = Locked(-1 as Int)
 
     public var stateFile: String { path + "/state.bin" }
 
@@ -36,13 +32,13 @@ public final class StateDirectory: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw Failure(description: "--state \(path): cannot create the folder: \(error.localizedDescription)")
+            throw Failure(description: "\(path): cannot create the folder: \(error.localizedDescription)")
         }
         lockFD = open(path + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard lockFD >= 0 else { throw Failure(description: "--state \(path): cannot open its lock file: \(Self.errorText())") }
+        guard lockFD >= 0 else { throw Failure(description: "\(path): cannot open its lock file: \(Self.errorText())") }
         guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
             close(lockFD)
-            throw Failure(description: "--state \(path): another gradserve is using this folder")
+            throw Failure(description: "\(path): another gradserve is using this folder")
         }
     }
 
@@ -57,7 +53,7 @@ public final class StateDirectory: Sendable {
         do {
             return try StateFile(decoding: [UInt8](data), expected: identity)
         } catch {
-            throw Failure(description: "\(stateFile): \(error.description). Refusing to start: move the file away to start from the seed, or point --state elsewhere.")
+            throw Failure(description: "\(stateFile): \(error.description). Refusing to start: move the file away to start from the seed, or use another folder.")
         }
     }
 
@@ -92,37 +88,6 @@ public final class StateDirectory: Sendable {
         }
         close(directory)
     }
-
-    /// With `.interval`, saves the store's state each second when it changed, until `stop()`.
-    func startSaving(_ store: TrainingStore, logger: Logger) {
-        lastSaved.withLock { $0 = store.writeCount }
-        let thread = Thread { [self] in
-            while !stopped.load(ordering: .acquiring) {
-                Thread.sleep(forTimeInterval: 1)
-                saveIfChanged(store, logger: logger)
-            }
-        }
-        thread.name = "gradserve-state"
-        thread.start()
-    }
-
-    /// Saves once more if anything changed since the last save (on shutdown).
-    func saveIfChanged(_ store: TrainingStore, logger: Logger) {
-        lastSaved.withLock { last in
-            let state = store.durableState()
-            guard state.writeCount != last else { return }
-            do {
-                try save(state.file)
-                last = state.writeCount
-            } catch {
-                logger.error("could not save the training state", metadata: ["error": "\(error)"])
-            }
-        }
-    }
-
-    private let stopped = Atomic<Bool>(false)
-
-    func stop() { stopped.store(true, ordering: .releasing) }
 
     private static func errorText() -> String { String(cString: strerror(errno)) }
 }

@@ -7,12 +7,13 @@ import Logging
 /// An HTTP/1.1 server on POSIX sockets: one event loop per thread, each with its own
 /// listener on a shared port (SO_REUSEPORT), so that accepted connections spread over
 /// the cores with no lock between loops. Small requests are handled on the loop that read them,
-/// requests with large bodies on a worker thread (`offloadBodyBytes`).
+/// requests with large bodies on a bounded pool of worker threads (`offloadBodyBytes`, `workers`).
 public final class HTTPServer: Sendable {
     public let configuration: Configuration
     /// The port actually bound (the kernel's choice when the configuration asked for 0).
     public let port: UInt16
     private let loops: [EventLoop]
+    private let workers: WorkerPool
     private let finished = DispatchGroup()
 
     public static var coreCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
@@ -22,6 +23,8 @@ public final class HTTPServer: Sendable {
         self.configuration = configuration
         Self.raiseDescriptorLimit(logger: logger)
         var listeners: [Int32] = []
+        let workers = WorkerPool(threads: configuration.workers, queueLimit: configuration.maxQueuedRequests)
+        self.workers = workers
         do {
             let first = try Socket.makeListener(host: configuration.host, port: configuration.port, reusePort: true)
             listeners.append(first)
@@ -30,9 +33,12 @@ public final class HTTPServer: Sendable {
                 listeners.append(try Socket.makeListener(host: configuration.host, port: port, reusePort: true))
             }
             self.port = port
-            loops = try listeners.map { try EventLoop(listener: $0, handler: handler, configuration: configuration, logger: logger) }
+            loops = try listeners.map {
+                try EventLoop(listener: $0, handler: handler, workers: workers, configuration: configuration, logger: logger)
+            }
         } catch {
             listeners.forEach { close($0) }
+            workers.stop()
             throw error
         }
     }
@@ -59,6 +65,7 @@ public final class HTTPServer: Sendable {
     /// Blocks until every loop has finished after `stop()`.
     public func wait() {
         finished.wait()
+        workers.stop()
     }
 
     /// Many keep-alive clients need many descriptors: lift the soft limit to the hard one.

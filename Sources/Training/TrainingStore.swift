@@ -96,7 +96,7 @@ public final class TrainingStore: Sendable {
     }
 
     /// The state to save, with the count of writes it includes.
-    func durableState() -> (file: StateFile, writeCount: Int) {
+    public func durableState() -> (file: StateFile, writeCount: Int) {
         writer.withLock { state in
             let snapshot = current.withLock { $0 }
             return (StateFile(identity: identity, version: snapshot.version, parameters: snapshot.parameters,

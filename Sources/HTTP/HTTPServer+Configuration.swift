@@ -14,6 +14,11 @@ extension HTTPServer {
         /// Requests with bodies at least this large are handled on a worker thread, so that their
         /// work does not hold up the other connections of their loop; smaller ones inline.
         public var offloadBodyBytes = 16 * 1024
+        /// Worker threads for those requests: at most this many run at once.
+        public var workers = HTTPServer.coreCount
+        /// Large requests that may wait for a worker; one more is answered 503 with `Retry-After`.
+        /// Each waiting request holds its body, so this bounds their memory too.
+        public var maxQueuedRequests = 64
         /// On shutdown, requests in flight get this long to finish.
         public var shutdownGrace: Duration = .seconds(10)
 

@@ -18,6 +18,14 @@ public struct StateFile: Sendable, Equatable {
         public var optimizer: OptimizerConfiguration.Kind
         public var layout: ParameterLayout
 
+        public init(model: String, layers: [Int], readout: String?, optimizer: OptimizerConfiguration.Kind, layout: ParameterLayout) {
+            self.model = model
+            self.layers = layers
+            self.readout = readout
+            self.optimizer = optimizer
+            self.layout = layout
+        }
+
         public var description: String {
             "\(model) \(layers.map(String.init).joined(separator: ","))\(readout.map { " (\($0) readout)" } ?? "") model trained with \(optimizer.rawValue)"
         }

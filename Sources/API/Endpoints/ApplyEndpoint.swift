@@ -1,0 +1,17 @@
+import HTTP
+import Wire
+
+/// `POST /apply`: one optimizer step with a posted gradient, all or nothing, with the version rules.
+struct ApplyEndpoint: Endpoint {
+    var isWrite: Bool { true }
+
+    func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
+        let body = try request.decodeJSON { try TensorsRequest(reading: &$0, field: "gradients") }
+        let version = try api.store.apply(body.tensors, baseVersion: body.version)
+        api.metrics.applies.increment()
+        api.metrics.version.set(Int64(version))
+        var writer = JSONWriter()
+        VersionResponse(version: version).encode(to: &writer)
+        return writer.response
+    }
+}

@@ -1,0 +1,26 @@
+import HTTP
+import Wire
+
+/// `GET /params`: every parameter at the current version.
+struct GetParamsEndpoint: Endpoint {
+    func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
+        let snapshot = api.store.snapshot()
+        var writer = JSONWriter()
+        ParamsResponse.encode(version: snapshot.version, parameters: snapshot.parameters, format: try request.tensorFormat(), to: &writer)
+        return writer.response
+    }
+}
+
+/// `PUT /params`: replaces every parameter, optionally only at a given version.
+struct PutParamsEndpoint: Endpoint {
+    var isWrite: Bool { true }
+
+    func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
+        let body = try request.decodeJSON { try TensorsRequest(reading: &$0, field: "parameters") }
+        let version = try api.store.replaceParameters(body.tensors, expectedVersion: body.version)
+        api.metrics.version.set(Int64(version))
+        var writer = JSONWriter()
+        VersionResponse(version: version).encode(to: &writer)
+        return writer.response
+    }
+}
