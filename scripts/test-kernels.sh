@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-filter='ModelTests|WireTests|APIEndToEndTests|GraphEndToEndTests|ConcurrencyTests|ClientLibraryTests|twoServersEndIdentical|demoPrintsAStep'
+filter='ModelTests|WireTests|RouteTests|GraphRouteTests|typedCallsMatchTheModelLibrary|twoServersEndIdentical'
 # kernel:the CPU flags its code uses (as /proc/cpuinfo names them). OpenBLAS loads a kernel the
 # CPU cannot run without complaint and dies on its first instruction, so this list decides.
 kernels=(

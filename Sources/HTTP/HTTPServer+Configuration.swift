@@ -16,8 +16,8 @@ extension HTTPServer {
         public var offloadBodyBytes = 16 * 1024
         /// Worker threads for those requests: at most this many run at once.
         public var workers = HTTPServer.coreCount
-        /// Large requests that may wait for a worker; one more is answered 503 with `Retry-After`.
-        /// Each waiting request holds its body, so this bounds their memory too.
+        /// Large requests that may wait for a busy worker; one more is answered 503 with
+        /// `Retry-After`. Each waiting request holds its body, so this bounds their memory too.
         public var maxQueuedRequests = 64
         /// On shutdown, requests in flight get this long to finish.
         public var shutdownGrace: Duration = .seconds(10)

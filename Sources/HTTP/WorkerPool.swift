@@ -5,8 +5,8 @@ import Locking
 /// A fixed set of threads for requests too heavy to run on an event loop, with a bounded queue.
 ///
 /// At most `threads` requests run at once (the core count by default, so heavy requests cannot
-/// oversubscribe the machine), and at most `queueLimit` wait; past that `submit` refuses, and the
-/// connection answers 503 with `Retry-After`, rather than letting a burst pile up without bound.
+/// oversubscribe the machine), and at most `queueLimit` more wait; past that `submit` refuses, and
+/// the connection answers 503 with `Retry-After`, rather than letting a burst pile up without bound.
 final class WorkerPool: Sendable {
     private let queue = Locked(Queue())
     /// One signal per queued job, and one per thread when stopping.
@@ -18,7 +18,8 @@ final class WorkerPool: Sendable {
         var jobs: [@Sendable () -> Void] = []
         var head = 0
         var stopped = false
-        var waiting: Int { jobs.count - head }
+        /// Jobs submitted and not yet finished: running or waiting.
+        var inPool = 0
     }
 
     init(threads: Int, queueLimit: Int) {
@@ -26,7 +27,10 @@ final class WorkerPool: Sendable {
         self.queueLimit = queueLimit
         for index in 0..<self.threads {
             let thread = Thread { [self] in
-                while let job = next() { job() }
+                while let job = next() {
+                    job()
+                    queue.withLock { $0.inPool -= 1 }
+                }
             }
             thread.name = "gradserve-worker-\(index)"
             thread.stackSize = 8 << 20
@@ -37,8 +41,9 @@ final class WorkerPool: Sendable {
     /// Queues `job`; false when the queue is full or the pool stopped (the job is not run).
     func submit(_ job: @escaping @Sendable () -> Void) -> Bool {
         let accepted = queue.withLock { queue in
-            guard !queue.stopped, queue.waiting < queueLimit else { return false }
+            guard !queue.stopped, queue.inPool < threads + queueLimit else { return false }
             queue.jobs.append(job)
+            queue.inPool += 1
             return true
         }
         if accepted { ready.signal() }

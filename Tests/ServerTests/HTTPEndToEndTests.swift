@@ -156,6 +156,33 @@ import Testing
         #expect((answer?.body.count ?? 0) > 16 * 131_840)
     }
 
+    /// One worker and no queue: a second large request while the first is being worked on is
+    /// answered 503 with Retry-After at once (and its connection stays usable); once the worker
+    /// is free, large requests are served again.
+    @Test func aFullWorkerPoolAnswers503WithRetryAfter() throws {
+        let server = try ServerProcess(["--threads", "1", "--workers", "1", "--max-queued-requests", "0", "--layers", "256,256,256"])
+        let x = (0..<256).map { String(format: "0.%09d", $0 * 3_899) }.joined(separator: ",")
+        let heavyBody = #"{"samples": ["# + Array(repeating: #"{"x": [\#(x)], "t": 1}"#, count: 16).joined(separator: ",") + "]}"
+        let heavyRequest = "POST /gradients HTTP/1.1\r\nHost: t\r\nContent-Length: \(heavyBody.utf8.count)\r\n\r\n\(heavyBody)"
+        let first = try RawClient(port: server.port)
+        first.setTimeout(seconds: 120)
+        first.send(heavyRequest)
+        Thread.sleep(forTimeInterval: 0.05)
+        let second = try RawClient(port: server.port)
+        second.send(heavyRequest)
+        let busy = second.readResponse()
+        #expect(busy?.status == 503)
+        #expect(busy?.header("Retry-After") == "1")
+        #expect(busy?.text.contains(#""code":"overloaded""#) == true)
+        #expect(!first.hasDataAvailable(), "the first is still being worked on")
+        second.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(second.readResponse()?.status == 200)
+        #expect(first.readResponse()?.status == 200)
+        second.setTimeout(seconds: 120)
+        second.send(heavyRequest)
+        #expect(second.readResponse()?.status == 200)
+    }
+
     @Test func pipelinedRequestsKeepTheirOrderWhenOneGoesToAWorker() throws {
         let server = try ServerProcess(["--layers", "3,3,3"])
         let samples = Array(repeating: #"{"x": [0.25, 0.5, 0.75]}"#, count: 800).joined(separator: ",")
