@@ -236,28 +236,24 @@ final class Connection {
 
     // MARK: Deadlines
 
-    /// Closes the connection when a deadline has passed; answers 408 to a request that stalled.
+    /// Does what the deadlines ask (`ConnectionTimer`): answers 408 to a request that stalled,
+    /// closes a connection that idled, lingered or stopped reading for too long.
     func checkDeadlines(handler: some HTTPHandler, context: LoopContext) {
-        let now = context.now
-        switch phase {
-        case .lingering(let until):
-            if now >= until { close() }
-        case .head(let started), .body(_, let started):
-            if !closeAfterWrite, now - started >= context.requestTimeoutMilliseconds {
-                respond(handler.failureResponse(status: .requestTimeout, message: "request not completed within \(context.requestTimeoutMilliseconds / 1000) s"),
-                        keepAlive: false, context: context)
-                inputStart = input.count
-                flush(context: context)
-            }
-        case .idle:
-            if !hasPendingOutput, now - lastActivity >= context.idleTimeoutMilliseconds || context.isShuttingDown {
-                close()
-            }
-        case .handling:
+        guard !isClosed else { return }
+        let action = context.timer.action(
+            phase: phase, now: context.now, lastActivity: lastActivity, lastWriteProgress: lastWriteProgress,
+            hasPendingOutput: hasPendingOutput, closeAfterWrite: closeAfterWrite, shuttingDown: context.isShuttingDown)
+        switch action {
+        case .none:
             break
+        case .answerTimeout:
+            respond(handler.failureResponse(status: .requestTimeout, message: "request not completed within \(context.timer.requestTimeout / 1000) s"),
+                    keepAlive: false, context: context)
+            inputStart = input.count
+            flush(context: context)
+        case .close:
+            close()
         }
-        // A client that stopped reading its responses.
-        if hasPendingOutput, !isClosed, now - lastWriteProgress >= context.requestTimeoutMilliseconds { close() }
     }
 
     func close() {

@@ -5,10 +5,11 @@ import Glibc
 /// What one event loop shares with its connections: the time, limits, and scratch space.
 final class LoopContext {
     let limits: HTTPParser.Limits
-    let requestTimeoutMilliseconds: Int64
-    let idleTimeoutMilliseconds: Int64
-    /// Monotonic milliseconds, refreshed once per loop iteration.
+    let timer: ConnectionTimer
+    /// Milliseconds on the loop's clock, refreshed once per loop iteration.
     private(set) var now: Int64 = 0
+    /// The monotonic clock, or the one a test controls.
+    private let clock: () -> Int64
     /// The `Date` header value (RFC 9110 section 5.6.7), refreshed each second.
     private(set) var date = ""
     private var dateSecond = -1
@@ -21,10 +22,11 @@ final class LoopContext {
     /// Where `recv` writes before bytes are appended to a connection's buffer.
     let receiveBuffer: UnsafeMutableRawBufferPointer
 
-    init(configuration: HTTPServer.Configuration) {
+    init(configuration: HTTPServer.Configuration, clock: @escaping () -> Int64 = LoopContext.monotonicMilliseconds) {
         limits = configuration.limits
-        requestTimeoutMilliseconds = configuration.requestTimeout.milliseconds
-        idleTimeoutMilliseconds = configuration.idleTimeout.milliseconds
+        timer = ConnectionTimer(requestTimeout: configuration.requestTimeout.milliseconds,
+                                idleTimeout: configuration.idleTimeout.milliseconds)
+        self.clock = clock
         offloadBodyBytes = configuration.offloadBodyBytes
         receiveBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         tick()
@@ -32,10 +34,14 @@ final class LoopContext {
 
     deinit { receiveBuffer.deallocate() }
 
-    func tick() {
+    static func monotonicMilliseconds() -> Int64 {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
-        now = Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+
+    func tick() {
+        now = clock()
         var wall = time(nil)
         if Int(wall) != dateSecond {
             dateSecond = Int(wall)

@@ -59,18 +59,6 @@ import Testing
         #expect(client.readResponse()?.text == #"{"status":"ok","version":0}"#)
     }
 
-    @Test func methodErrors() throws {
-        let server = try ServerProcess()
-        let wrong = try RawClient(port: server.port)
-        wrong.send("DELETE /params HTTP/1.1\r\nHost: t\r\n\r\n")
-        let notAllowed = wrong.readResponse()
-        #expect(notAllowed?.status == 405)
-        #expect(notAllowed?.header("Allow") == "GET, PUT, HEAD")
-        let unknown = try RawClient(port: server.port)
-        unknown.send("BREW /health HTTP/1.1\r\nHost: t\r\n\r\n")
-        #expect(unknown.readResponse()?.status == 501)
-    }
-
     @Test func malformedHeadGets400AndTheConnectionCloses() throws {
         let server = try ServerProcess()
         let client = try RawClient(port: server.port)
@@ -108,18 +96,6 @@ import Testing
         #expect(client.readResponse()?.status == 100)
         client.send(body)
         #expect(client.readResponse()?.status == 200)
-    }
-
-    @Test func stalledRequestTimesOutWhileOthersAreServed() throws {
-        let server = try ServerProcess(["--request-timeout", "1"])
-        let stalled = try RawClient(port: server.port)
-        stalled.send("POST /forward HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{\"sam")
-        let other = try RawClient(port: server.port)
-        other.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
-        #expect(other.readResponse()?.status == 200)
-        stalled.setTimeout(seconds: 5)
-        #expect(stalled.readResponse()?.status == 408)
-        #expect(stalled.isClosedByPeer())
     }
 
     @Test func idleConnectionsAndAClientThatNeverReadsDoNotBlockOthers() throws {
