@@ -68,22 +68,40 @@ public struct GradClient: Sendable {
         return try await call("POST", "/gradients", body: writer.bytes, retry: true) { try GradientsResponse(reading: &$0) }
     }
 
+    /// The gradients of `samples` added up as they are read (see `GradientPartialSum`).
+    public func gradientSum(_ samples: [Sample], reduce: Reduction, format: TensorFormat, layout: ParameterLayout) async throws -> GradientPartialSum {
+        var writer = JSONWriter()
+        GradientsRequest(samples: samples, reduce: reduce, tensorFormat: format).encode(to: &writer)
+        return try await call("POST", "/gradients", body: writer.bytes, retry: true) { try GradientPartialSum(reading: &$0, layout: layout) }
+    }
+
     /// One optimizer step with `gradients` computed at `baseVersion`; returns the new version.
     /// Without a base version the step is applied unconditionally and never retried.
     public func apply(_ gradients: [String: Tensor], baseVersion: Int?, format: TensorFormat = .numbers) async throws -> Int {
         var writer = JSONWriter()
         TensorsRequest(tensors: gradients, version: baseVersion).encode(to: &writer, field: "gradients", format: format)
-        let (result, attempts) = try await exchange("POST", "/apply", body: writer.bytes, retry: baseVersion != nil)
+        return try await apply(body: writer.bytes, baseVersion: baseVersion)
+    }
+
+    /// The same, written straight from the flat storage of `gradients`.
+    public func apply(_ gradients: TensorSet, baseVersion: Int?, format: TensorFormat = .numbers) async throws -> Int {
+        var writer = JSONWriter()
+        writer.object { w in
+            w.key("gradients")
+            w.tensors(layout: gradients.layout, storage: gradients.storage[...], format: format)
+            if let baseVersion { w.key("version"); w.number(baseVersion) }
+        }
+        return try await apply(body: writer.bytes, baseVersion: baseVersion)
+    }
+
+    private func apply(body: [UInt8], baseVersion: Int?) async throws -> Int {
+        let (result, attempts) = try await exchange("POST", "/apply", body: body, retry: baseVersion != nil)
         if attempts > 1, result.status == 409, let baseVersion,
            (try? JSONReader.read(result.body) { try ErrorResponse(reading: &$0) })?.currentVersion == baseVersion + 1 {
             // An earlier attempt landed and its answer was lost on the way back.
             return baseVersion + 1
         }
         return try decode(result, url: baseURL + "/apply") { try VersionResponse(reading: &$0).version }
-    }
-
-    public func apply(_ gradients: TensorSet, baseVersion: Int?, format: TensorFormat = .numbers) async throws -> Int {
-        try await apply(gradients.namedTensors, baseVersion: baseVersion, format: format)
     }
 
     /// The full training state, for moving a run or bringing another server in line.

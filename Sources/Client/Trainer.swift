@@ -202,32 +202,30 @@ public final class Trainer: Sendable {
     private func meanGradient(of batch: [Sample], version: Int, layout: ParameterLayout) async throws -> (TensorSet, [Double]) {
         let parts = split(batch, into: max(options.parallel, servers.count))
         let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
-        let answers = try await withThrowingTaskGroup(of: (Int, String, GradientsResponse).self) { group in
+        // Each answer is read straight into its own Float64 sum as it arrives; the parts' sums are
+        // then added in part order, so the mean depends on the split, not on which server answered first.
+        let answers = try await withThrowingTaskGroup(of: (Int, String, GradientPartialSum).self) { group in
             for (index, part) in parts.enumerated() {
                 let server = servers[index % servers.count]
                 group.addTask {
-                    (index, server.baseURL, try await server.gradients(part, reduce: reduce, format: format))
+                    (index, server.baseURL, try await server.gradientSum(part, reduce: reduce, format: format, layout: layout))
                 }
             }
-            var answers: [(Int, String, GradientsResponse)] = []
+            var answers: [(Int, String, GradientPartialSum)] = []
             for try await answer in group { answers.append(answer) }
             return answers.sorted { $0.0 < $1.0 }
         }
-        var sets: [TensorSet] = []
+        var total = [Double](repeating: 0, count: layout.count)
         var losses: [Double] = []
         for (_, url, answer) in answers {
             guard answer.version == version else {
                 throw TrainingError.versionMismatch("\(url) computed gradients at version \(answer.version), expected \(version): is another client training on it?")
             }
-            losses += answer.results.map { Double($0.loss) }
-            let gradients = options.reduceSum ? [answer.sum ?? [:]] : answer.results.map(\.gradients)
-            for tensors in gradients {
-                do { sets.append(try TensorSet(layout: layout, tensors: tensors)) } catch {
-                    throw ClientError.invalidResponse(url: url, message: "gradients: \(error.message)")
-                }
-            }
+            losses += answer.losses.map(Double.init)
+            for i in total.indices { total[i] += answer.sum[i] }
         }
-        return (TensorSet.mean(of: sets, sampleCount: batch.count), losses)
+        let n = Double(batch.count)
+        return (TensorSet(layout: layout, storage: total.map { Float($0 / n) }), losses)
     }
 
     /// Posts the mean to every server; a server that refuses is brought back in line from the first.

@@ -1,0 +1,66 @@
+import Model
+
+/// A `/gradients` answer read the way a trainer uses it: the version, each sample's loss, and
+/// every gradient in the answer (each sample's, or the server's partial sum) added into one
+/// Float64 vector in layout order, with no tensor dictionary per sample.
+public struct GradientPartialSum: Sendable {
+    public var version: Int
+    public var losses: [Float]
+    /// `layout.count` values: the sum of the answer's gradients.
+    public var sum: [Double]
+
+    public init(reading reader: inout JSONReader, layout: ParameterLayout) throws {
+        var version: Int?, losses: [Float]?, gradients = 0
+        var sum = [Double](repeating: 0, count: layout.count)
+        try reader.readObject { reader, key in
+            switch key {
+            case "version": version = try reader.readInt(in: 0...Int.max)
+            case "gradient_sum":
+                try reader.addTensors(layout, into: &sum)
+                gradients += 1
+            case "results":
+                var list: [Float] = []
+                try reader.readArray { reader, _ in
+                    try reader.readObject { reader, key in
+                        switch key {
+                        case "loss": list.append(try reader.readFloat())
+                        case "gradients":
+                            try reader.addTensors(layout, into: &sum)
+                            gradients += 1
+                        default: try reader.skipValue()
+                        }
+                    }
+                }
+                losses = list
+            default: try reader.skipValue()
+            }
+        }
+        guard let version, let losses, gradients > 0 else {
+            throw reader.invalid("expected version, results, and gradients per sample or gradient_sum")
+        }
+        self.version = version
+        self.losses = losses
+        self.sum = sum
+    }
+}
+
+extension JSONReader {
+    /// Reads an object holding every tensor of `layout` once, with its shape, and adds the values
+    /// into `sum` at their places in the layout.
+    public mutating func addTensors(_ layout: ParameterLayout, into sum: inout [Double]) throws {
+        var found = 0
+        try readObject { reader, name in
+            guard let entry = layout.entry(named: name) else {
+                throw reader.invalid("not a parameter of this model (expected one of \(layout.names.joined(separator: ", ")))")
+            }
+            let tensor = try reader.readTensor()
+            guard tensor.shape == entry.shape else { throw reader.shapeError("expected \(entry.shape), got \(tensor.shape)") }
+            for (k, value) in tensor.data.enumerated() { sum[entry.offset + k] += Double(value) }
+            found += 1
+        }
+        // The reader refuses repeated keys, so this many distinct names is every parameter.
+        guard found == layout.entries.count else {
+            throw invalid("expected every parameter (\(layout.names.joined(separator: ", "))), got \(found) of \(layout.entries.count)")
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import Model
+import Testing
+@testable import Wire
+
+@Suite struct GradientPartialSumTests {
+    let layout = ParameterLayout([("w", [2]), ("b", [1])])
+
+    func read(_ json: String) throws -> GradientPartialSum {
+        try JSONReader.read(Array(json.utf8)) { try GradientPartialSum(reading: &$0, layout: layout) }
+    }
+
+    @Test func perSampleGradientsAndPartialSumsAddUpInLayoutOrder() throws {
+        let perSample = try read(#"""
+        {"version": 4, "results": [
+          {"loss": 1.5, "output": 0, "gradients": {"b": {"shape": [1], "data": [1]}, "w": {"shape": [2], "data": [0.5, -1]}}},
+          {"loss": 0.25, "output": 1, "gradients": {"w": {"shape": [2], "dtype": "float32", "b64": "AACAPwAAAEA="}, "b": {"shape": [1], "data": [3]}}}
+        ]}
+        """#)
+        #expect(perSample.version == 4)
+        #expect(perSample.losses == [1.5, 0.25])
+        #expect(perSample.sum == [1.5, 1, 4])
+        let summed = try read(#"{"version": 4, "results": [{"loss": 2, "output": 0}], "gradient_sum": {"w": {"shape": [2], "data": [1, 2]}, "b": {"shape": [1], "data": [3]}}}"#)
+        #expect(summed.losses == [2])
+        #expect(summed.sum == [1, 2, 3])
+    }
+
+    @Test(arguments: [
+        (#"{"version": 1, "results": [{"loss": 1, "gradients": {"w": {"shape": [2], "data": [1, 2]}}}]}"#, "expected every parameter (w, b), got 1 of 2"),
+        (#"{"version": 1, "results": [{"loss": 1, "gradients": {"w": {"shape": [2], "data": [1, 2]}, "b": {"shape": [1], "data": [1]}, "c": {"shape": [1], "data": [1]}}}]}"#, "not a parameter of this model (expected one of w, b)"),
+        (#"{"version": 1, "results": [{"loss": 1}]}"#, "expected version, results, and gradients per sample or gradient_sum"),
+    ])
+    func answersThatDoNotFitTheModelAreRefused(json: String, message: String) {
+        #expect { try read(json) } throws: { error in
+            (error as? WireError)?.message.hasSuffix(message) == true
+        }
+    }
+
+    @Test func aTensorOfAnotherShapeIsAShapeMismatch() {
+        #expect(throws: ModelError.shapeMismatch("results[0].gradients.w: expected [2], got [3]")) {
+            try read(#"{"version": 1, "results": [{"loss": 1, "gradients": {"w": {"shape": [3], "data": [1, 2, 3]}, "b": {"shape": [1], "data": [1]}}}]}"#)
+        }
+    }
+}
