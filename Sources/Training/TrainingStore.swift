@@ -28,7 +28,7 @@ public final class TrainingStore: Sendable {
     public let identity: StateFile.Identity
     private let current: Locked<Snapshot>
     private let writer: Locked<WriterState>
-    /// With `--fsync always`, every write is saved here before it is acknowledged or seen.
+    /// With the `always` policy, every write is saved here before it is acknowledged or seen.
     private let durable: StateDirectory?
 
     public init(network: any Network, optimizer: Optimizer, identity: StateFile.Identity, parameters: TensorSet,

@@ -23,23 +23,12 @@ import Testing
             let target: Float = 0.7
             let analytic = try gcn.gradients(of: [Sample(.graph(graph), target: target)], parameters: parameters).gradient(0)
             var reference = ReferenceGCN(parameters, widths: [Self.features, 4, 3], readout: readout)
-            let bounds = reference.meanLossGradient([graph], [target])
-            let base = reference.flat
-            for entry in gcn.layout.entries {
-                for i in entry.range {
-                    let numeric = centralDifference { step in
-                        var moved = base
-                        moved[i] += step
-                        reference.flat = moved
-                        return reference.meanLoss([graph], [target])
-                    }
-                    // The library's sparse propagation multiplies sᵢ (sⱼ mⱼ) where the reference
-                    // forms (sᵢ sⱼ) mⱼ: the same roundings regrouped, covered by a slack of 2.
-                    let error = abs(Double(analytic.storage[i]) - numeric.value)
-                    let allowed = 2 * bounds[i].allowedError + numeric.error
-                    #expect(error <= allowed,
-                            "\(name), \(entry.name)[\(i - entry.offset)]: analytic \(analytic.storage[i]), numeric \(numeric.value), error \(error) > \(allowed)")
-                }
+            // The library's sparse propagation multiplies sᵢ (sⱼ mⱼ) where the reference forms
+            // (sᵢ sⱼ) mⱼ: the same roundings regrouped, covered by a slack of 2.
+            expectMatchesCentralDifferences(analytic, bounds: reference.meanLossGradient([graph], [target]), slack: 2,
+                                            at: reference.flat, "\(name), ") { moved in
+                reference.flat = moved
+                return reference.meanLoss([graph], [target])
             }
             #expect(analytic.storage.contains { abs($0) > 1e-3 }, "\(name): a real gradient")
         }

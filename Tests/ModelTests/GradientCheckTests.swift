@@ -14,6 +14,28 @@ func centralDifference(h: Double = 1e-6, _ loss: (Double) -> Rounded) -> (value:
     return (d1, 2 * rounding + abs(d2 - d1))
 }
 
+/// Expects each entry of a Float32 gradient to lie within `slack` times its rounding bound plus
+/// the finite-difference error of the numerical derivative of `loss` (a function of the
+/// parameters as Float64 values) at `parameters`.
+func expectMatchesCentralDifferences(
+    _ analytic: TensorSet, bounds: [Rounded], slack: Double = 1, at parameters: [Double], _ label: String = "",
+    loss: ([Double]) -> Rounded, sourceLocation: SourceLocation = #_sourceLocation
+) {
+    for entry in analytic.layout.entries {
+        for i in entry.range {
+            let numeric = centralDifference { step in
+                var moved = parameters
+                moved[i] += step
+                return loss(moved)
+            }
+            let error = abs(Double(analytic.storage[i]) - numeric.value)
+            let allowed = slack * bounds[i].allowedError + numeric.error
+            #expect(error <= allowed, "\(label)\(entry.name)[\(i - entry.offset)]: analytic \(analytic.storage[i]), numeric \(numeric.value), error \(error) > \(allowed)",
+                    sourceLocation: sourceLocation)
+        }
+    }
+}
+
 @Suite struct GradientCheckTests {
     /// Each entry of the library's Float32 gradient is within its rounding bound (from the
     /// reference's running error analysis) plus the finite-difference error of the numerical
@@ -29,21 +51,9 @@ func centralDifference(h: Double = 1e-6, _ loss: (Double) -> Rounded) -> (value:
         let analytic = try mlp.gradients(of: [sample], parameters: parameters).gradient(0)
 
         var reference = ReferenceMLP(parameters, layers: layers)
-        let bounds = reference.lossGradient(x, t)
-        let base = reference.flat
-        for entry in mlp.layout.entries {
-            for i in entry.range {
-                let numeric = centralDifference { step in
-                    var moved = base
-                    moved[i] += step
-                    reference.flat = moved
-                    return reference.loss(x, t)
-                }
-                let error = abs(Double(analytic.storage[i]) - numeric.value)
-                let allowed = bounds[i].allowedError + numeric.error
-                #expect(error <= allowed,
-                        "\(entry.name)[\(i - entry.offset)]: analytic \(analytic.storage[i]), numeric \(numeric.value), error \(error) > \(allowed)")
-            }
+        expectMatchesCentralDifferences(analytic, bounds: reference.lossGradient(x, t), at: reference.flat) { moved in
+            reference.flat = moved
+            return reference.loss(x, t)
         }
         #expect(analytic.storage.contains { abs($0) > 1e-3 }, "the gradient is not trivially zero")
     }
