@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 APT_PACKAGES := libopenblas-dev libcurl4-openssl-dev pkg-config curl
 VENV := .venv
-PYTHON_TEST_TOOLS := schemathesis==4.32.5 openapi-spec-validator==0.9.0
+PYTHON_TEST_TOOLS := schemathesis==4.32.5 openapi-spec-validator==0.9.0 xxhash==4.1.0
 
 # The molecules: ../shared/data/nci-tpsa where it exists, else what `make data` builds.
 MOLECULES := $(if $(wildcard ../shared/data/nci-tpsa/train.jsonl),../shared/data/nci-tpsa,data/nci-tpsa)
@@ -20,7 +20,8 @@ deps:
 
 # Python tools the tests call: the OpenAPI validator and schemathesis.
 venv: $(VENV)/.installed
-$(VENV)/.installed: | deps
+# Remade when this file changes, so a new tool in the list reaches existing venvs too.
+$(VENV)/.installed: Makefile | deps
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check $(PYTHON_TEST_TOOLS)
 	touch $@

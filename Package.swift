@@ -71,6 +71,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Locking"]),
         .testTarget(name: "CommandSupportTests", dependencies: ["CommandSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model"]),
         .testTarget(name: "APITests", dependencies: ["API", "HTTP", "Training", "Wire", "Model", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: ["API", "HTTP", "Training", "Wire", "Model", "Locking", "TestSupport", "FuzzTargets", "gradserve"]),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Wire", "Model", "TestSupport", "gradserve", "gradctl"]),

@@ -8,10 +8,13 @@ import Model
 /// Writers are serialised by a second lock; each builds the next parameters and publishes
 /// them as a new snapshot, so readers never see a half-applied step.
 public final class TrainingStore: Sendable {
-    /// Parameters at one version. Immutable once published.
+    /// Parameters at one version, with the digest of the whole state at that version.
+    /// Immutable once published.
     public struct Snapshot: Sendable {
         public let version: Int
         public let parameters: TensorSet
+        /// `StateDigest` of version, parameters and optimizer state.
+        public let digest: String
     }
 
     /// What writers own. Only touched under `writer`.
@@ -38,8 +41,10 @@ public final class TrainingStore: Sendable {
         self.identity = identity
         self.maxStaleness = maxStaleness
         self.durable = durable
-        current = Locked(Snapshot(version: version, parameters: parameters))
-        writer = Locked(WriterState(optimizerState: optimizerState ?? optimizer.makeState(for: network.layout)))
+        let optimizerState = optimizerState ?? optimizer.makeState(for: network.layout)
+        current = Locked(Snapshot(version: version, parameters: parameters,
+                                  digest: StateDigest.make(version: version, parameters: parameters, optimizerState: optimizerState)))
+        writer = Locked(WriterState(optimizerState: optimizerState))
     }
 
     public func snapshot() -> Snapshot {
@@ -58,8 +63,8 @@ public final class TrainingStore: Sendable {
     }
 
     /// One optimizer step with a posted gradient. With `baseVersion`, accepted only if the
-    /// current version is at most `maxStaleness` steps ahead of it. Returns the new version.
-    public func apply(_ tensors: [String: Tensor], baseVersion: Int?) throws(WriteError) -> Int {
+    /// current version is at most `maxStaleness` steps ahead of it. Returns the new snapshot.
+    public func apply(_ tensors: [String: Tensor], baseVersion: Int?) throws(WriteError) -> Snapshot {
         let update: GradientUpdate
         do { update = try GradientUpdate(layout: network.layout, tensors: tensors) } catch { throw .invalid(error) }
         return try commit { snapshot, optimizerState throws(WriteError) in
@@ -74,19 +79,19 @@ public final class TrainingStore: Sendable {
             } catch {
                 throw .invalid(error)
             }
-            return Snapshot(version: snapshot.version + 1, parameters: parameters)
+            return (snapshot.version + 1, parameters)
         }
     }
 
     /// Replaces every parameter. With `expectedVersion`, only if it is the current version.
-    public func replaceParameters(_ tensors: [String: Tensor], expectedVersion: Int?) throws(WriteError) -> Int {
+    public func replaceParameters(_ tensors: [String: Tensor], expectedVersion: Int?) throws(WriteError) -> Snapshot {
         let parameters: TensorSet
         do { parameters = try TensorSet(layout: network.layout, tensors: tensors) } catch { throw .invalid(error) }
         return try commit { snapshot, _ throws(WriteError) in
             if let expectedVersion, expectedVersion != snapshot.version {
                 throw .versionConflict(base: expectedVersion, current: snapshot.version, maxStaleness: 0)
             }
-            return Snapshot(version: snapshot.version + 1, parameters: parameters)
+            return (snapshot.version + 1, parameters)
         }
     }
 
@@ -105,7 +110,8 @@ public final class TrainingStore: Sendable {
     }
 
     /// Replaces parameters, optimizer state and version at once.
-    public func restore(parameters: TensorSet, optimizerState restored: OptimizerState, version: Int) throws(WriteError) {
+    @discardableResult
+    public func restore(parameters: TensorSet, optimizerState restored: OptimizerState, version: Int) throws(WriteError) -> Snapshot {
         guard parameters.layout == network.layout, parameters.isFinite else {
             throw .invalid(.shapeMismatch("parameters: do not match this model's layout or are not finite"))
         }
@@ -113,17 +119,17 @@ public final class TrainingStore: Sendable {
               restored.first.allSatisfy(\.isFinite), restored.second.allSatisfy(\.isFinite) else {
             throw .invalid(.shapeMismatch("optimizer_state: does not match the \(optimizer.configuration.kind.rawValue) optimizer of this model"))
         }
-        _ = try commit { _, optimizerState throws(WriteError) in
+        return try commit { _, optimizerState throws(WriteError) in
             optimizerState = restored
-            return Snapshot(version: version, parameters: parameters)
+            return (version, parameters)
         }
     }
 
     /// Runs one write under the writer lock: `change` computes the next snapshot from the
     /// current one (and may update the optimizer state); the result is saved first when
     /// durable, then published. If `change` throws or the save fails, nothing changes.
-    private func commit(_ change: (Snapshot, inout OptimizerState) throws(WriteError) -> Snapshot) throws(WriteError) -> Int {
-        try writer.withLock { (state: inout WriterState) throws(WriteError) -> Int in
+    private func commit(_ change: (Snapshot, inout OptimizerState) throws(WriteError) -> (version: Int, parameters: TensorSet)) throws(WriteError) -> Snapshot {
+        try writer.withLock { (state: inout WriterState) throws(WriteError) -> Snapshot in
             let snapshot = current.withLock { $0 }
             var optimizerState = state.optimizerState
             if durable == nil {
@@ -133,7 +139,9 @@ public final class TrainingStore: Sendable {
             }
             let next: Snapshot
             do throws(WriteError) {
-                next = try change(snapshot, &optimizerState)
+                let (version, parameters) = try change(snapshot, &optimizerState)
+                next = Snapshot(version: version, parameters: parameters,
+                                digest: StateDigest.make(version: version, parameters: parameters, optimizerState: optimizerState))
             } catch {
                 if durable == nil { state.optimizerState = optimizerState }
                 throw error
@@ -149,7 +157,7 @@ public final class TrainingStore: Sendable {
             state.optimizerState = optimizerState
             state.writeCount += 1
             current.withLock { $0 = next }
-            return next.version
+            return next
         }
     }
 }

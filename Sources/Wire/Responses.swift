@@ -4,50 +4,67 @@ import Model
 public struct HealthResponse: Sendable, Equatable {
     public var status: String
     public var version: Int
+    /// The digest of the whole training state at `version` (see openapi.yaml).
+    public var digest: String
 
-    public init(status: String = "ok", version: Int) {
+    public init(status: String = "ok", version: Int, digest: String) {
         self.status = status
         self.version = version
+        self.digest = digest
     }
 
     public init(reading reader: inout JSONReader) throws {
-        var status: String?, version: Int?
+        var status: String?, version: Int?, digest: String?
         try reader.readObject { reader, key in
             switch key {
             case "status": status = try reader.readString()
             case "version": version = try reader.readInt()
+            case "digest": digest = try reader.readString()
             default: try reader.skipValue()
             }
         }
-        guard let status, let version else { throw reader.invalid("expected status and version") }
-        self.init(status: status, version: version)
+        guard let status, let version, let digest else { throw reader.invalid("expected status, version and digest") }
+        self.init(status: status, version: version, digest: digest)
     }
 
     public func encode(to writer: inout JSONWriter) {
         writer.object { w in
             w.key("status"); w.string(status)
             w.key("version"); w.number(version)
+            w.key("digest"); w.string(digest)
         }
     }
 }
 
-/// `{"version": V}`: the answer of `/apply` and `PUT /params`.
+/// `{"version": V, "digest": "..."}`: the answer of every write (`/apply`, `PUT /params`,
+/// `PUT /checkpoint`): the new version and the digest of the state it made.
 public struct VersionResponse: Sendable, Equatable {
     public var version: Int
+    public var digest: String
 
-    public init(version: Int) { self.version = version }
+    public init(version: Int, digest: String) {
+        self.version = version
+        self.digest = digest
+    }
 
     public init(reading reader: inout JSONReader) throws {
-        var version: Int?
+        var version: Int?, digest: String?
         try reader.readObject { reader, key in
-            if key == "version" { version = try reader.readInt() } else { try reader.skipValue() }
+            switch key {
+            case "version": version = try reader.readInt()
+            case "digest": digest = try reader.readString()
+            default: try reader.skipValue()
+            }
         }
-        guard let version else { throw reader.invalid("missing field version") }
-        self.version = version
+        guard let version, let digest else { throw reader.invalid("expected version and digest") }
+        self.init(version: version, digest: digest)
     }
 
     public func encode(to writer: inout JSONWriter) {
-        writer.object { w in w.key("version"); w.number(version) }
+        writer.object { w in
+            w.key("version"); w.number(version)
+            w.key("digest"); w.string(digest)
+        }
     }
 }
 

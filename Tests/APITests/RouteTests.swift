@@ -10,8 +10,7 @@ import Wire
     @Test func gradientsAndApplyMatchTheModelLibrary() throws {
         let app = try InProcessApp { $0.optimizer = OptimizerConfiguration(kind: .sgd, learningRate: 0.001) }
         let parameters = mlp.makeParameters(.uniform01, seed: 9)
-        #expect(app("PUT", "/params", json { TensorsRequest(tensors: parameters.namedTensors, version: 0).encode(to: &$0, field: "parameters") }).text
-                == #"{"version":1}"#)
+        #expect(app("PUT", "/params", json { TensorsRequest(tensors: parameters.namedTensors, version: 0).encode(to: &$0, field: "parameters") }).text.hasPrefix(#"{"version":1,"digest":"#))
         var generator = SeededGenerator(seed: 3)
         let samples = (0..<4).map { _ in Sample(x: (0..<3).map { _ in Float.random(in: -1..<1, using: &generator) }, t: 0.5) }
         let expected = try mlp.gradients(of: samples, parameters: parameters)
@@ -29,8 +28,7 @@ import Wire
             }
         }
         let mean = expected.mean()
-        #expect(app("POST", "/apply", json { TensorsRequest(tensors: mean.namedTensors, version: 1).encode(to: &$0, field: "gradients") }).text
-                == #"{"version":2}"#)
+        #expect(app("POST", "/apply", json { TensorsRequest(tensors: mean.namedTensors, version: 1).encode(to: &$0, field: "gradients") }).text.hasPrefix(#"{"version":2,"digest":"#))
         let after = try app("GET", "/params").decode { try ParamsResponse(reading: &$0) }
         // An SGD step is one IEEE expression per entry: bit for bit.
         #expect(after.parameters["W1"]!.data == zip(parameters["W1"]!.data, mean["W1"]!.data).map { $0 - 0.001 * $1 })
@@ -88,7 +86,7 @@ import Wire
         #expect(response.error?.code == code)
         #expect(response.error?.message == message)
         #expect(app("GET", "/params").text == before)
-        #expect(app("GET", "/health").text == #"{"status":"ok","version":0}"#)
+        #expect(app("GET", "/health").text.hasPrefix(#"{"status":"ok","version":0,"digest":"#))
     }
 
     @Test func methodNotAllowedNamesTheAllowedMethodsAndHeadServesGet() throws {
@@ -113,7 +111,7 @@ import Wire
     @Test func staleVersionsWithinMaxStalenessAreAccepted() throws {
         let app = try InProcessApp { $0.maxStaleness = 2 }
         let step = #"{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}}, "version": 0}"#
-        for version in 1...3 { #expect(app("POST", "/apply", step).text == #"{"version":\#(version)}"#) }
+        for version in 1...3 { #expect(app("POST", "/apply", step).text.hasPrefix(#"{"version":\#(version),"digest":"#)) }
         let refused = app("POST", "/apply", step)
         #expect(refused.status == .conflict)
         #expect(refused.error?.currentVersion == 3)
@@ -128,7 +126,7 @@ import Wire
         for _ in 0..<3 { first("POST", "/apply", step) }
         let checkpoint = first("GET", "/checkpoint?tensor_format=b64")
         #expect(checkpoint.status == .ok)
-        #expect(second("PUT", "/checkpoint", checkpoint.text).text == #"{"version":3}"#)
+        #expect(second("PUT", "/checkpoint", checkpoint.text).text.hasPrefix(#"{"version":3,"digest":"#))
         // Same state: the next identical step gives identical parameters and versions.
         first("POST", "/apply", step)
         second("POST", "/apply", step)
@@ -151,5 +149,31 @@ import Wire
         #expect(metrics.contains("gradserve_samples_total 2"))
         #expect(metrics.contains(#"gradserve_request_duration_seconds_count{path="/forward"} 1"#))
         #expect(metrics.contains("gradserve_version 0"))
+    }
+}
+
+@Suite struct DigestTests {
+    func health(_ app: InProcessApp) throws -> HealthResponse { try app("GET", "/health").decode { try HealthResponse(reading: &$0) } }
+
+    /// Replicas that took the same steps report the same digest; one whose state was changed
+    /// behind the run's back (same version, other parameters) does not.
+    @Test func theDigestTellsReplicasThatDriftedApart() throws {
+        let adam = OptimizerConfiguration(kind: .adam, learningRate: 0.01)
+        let first = try InProcessApp { $0.optimizer = adam }, second = try InProcessApp { $0.optimizer = adam }
+        #expect(try health(first).digest == health(second).digest)
+        let step = #"{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}}, "version": 0}"#
+        let applied = try [first, second].map { app in try app("POST", "/apply", step).decode { try VersionResponse(reading: &$0) } }
+        #expect(applied[0] == applied[1])
+        #expect(applied[0].version == 1)
+        #expect(try health(first).digest == applied[0].digest, "/health reports the digest /apply answered")
+        #expect(applied[0].digest != (try InProcessApp { $0.optimizer = adam }.gradserve.store.snapshot().digest))
+
+        // Same version, one parameter changed: the digest differs.
+        var checkpoint = try second("GET", "/checkpoint").decode { try Checkpoint(reading: &$0, layout: second.gradserve.store.network.layout) }
+        checkpoint.parameters.storage[0] += 1
+        let corrupted = try second("PUT", "/checkpoint", json { checkpoint.encode(to: &$0, format: .b64) }).decode { try VersionResponse(reading: &$0) }
+        #expect(corrupted.version == 1)
+        #expect(corrupted.digest != applied[0].digest)
+        #expect(try health(second).digest == corrupted.digest)
     }
 }

@@ -5,7 +5,8 @@ import Wire
 struct HealthEndpoint: Endpoint {
     func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
         var writer = JSONWriter()
-        HealthResponse(version: api.store.snapshot().version).encode(to: &writer)
+        let snapshot = api.store.snapshot()
+        HealthResponse(version: snapshot.version, digest: snapshot.digest).encode(to: &writer)
         return writer.response
     }
 }

@@ -13,10 +13,10 @@ struct PutCheckpointEndpoint: Endpoint {
             throw APIError(.unprocessableContent, code: "optimizer_mismatch",
                            message: "optimizer_state.name: this server runs \(kind.rawValue), got \(checkpoint.optimizer.rawValue)")
         }
-        try store.restore(parameters: checkpoint.parameters, optimizerState: checkpoint.optimizerState, version: checkpoint.version)
-        api.metrics.version.set(Int64(checkpoint.version))
+        let snapshot = try store.restore(parameters: checkpoint.parameters, optimizerState: checkpoint.optimizerState, version: checkpoint.version)
+        api.metrics.version.set(Int64(snapshot.version))
         var writer = JSONWriter()
-        VersionResponse(version: checkpoint.version).encode(to: &writer)
+        VersionResponse(version: snapshot.version, digest: snapshot.digest).encode(to: &writer)
         return writer.response
     }
 }

@@ -7,10 +7,10 @@ struct PutParamsEndpoint: Endpoint {
 
     func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
         let body = try request.decodeJSON { try TensorsRequest(reading: &$0, field: "parameters") }
-        let version = try api.store.replaceParameters(body.tensors, expectedVersion: body.version)
-        api.metrics.version.set(Int64(version))
+        let snapshot = try api.store.replaceParameters(body.tensors, expectedVersion: body.version)
+        api.metrics.version.set(Int64(snapshot.version))
         var writer = JSONWriter()
-        VersionResponse(version: version).encode(to: &writer)
+        VersionResponse(version: snapshot.version, digest: snapshot.digest).encode(to: &writer)
         return writer.response
     }
 }
