@@ -22,7 +22,7 @@ public struct GradClient: Sendable {
 
     public let baseURL: String
     public let configuration: Configuration
-    private let transport: CurlTransport
+    let transport: CurlTransport
 
     public init(baseURL: String, configuration: Configuration = Configuration(), transport: CurlTransport) throws(ClientError) {
         var url = baseURL
@@ -80,11 +80,12 @@ public struct GradClient: Sendable {
     public func apply(_ gradients: [String: Tensor], baseVersion: Int?, format: TensorFormat = .numbers) async throws -> Int {
         var writer = JSONWriter()
         TensorsRequest(tensors: gradients, version: baseVersion).encode(to: &writer, field: "gradients", format: format)
-        return try await apply(body: writer.bytes, baseVersion: baseVersion)
+        return try await apply(body: writer.bytes, baseVersion: baseVersion).version
     }
 
-    /// The same, written straight from the flat storage of `gradients`.
-    public func apply(_ gradients: TensorSet, baseVersion: Int?, format: TensorFormat = .numbers) async throws -> Int {
+    /// The same, written straight from the flat storage of `gradients`; returns the new version
+    /// and the digest of the state it made.
+    public func apply(_ gradients: TensorSet, baseVersion: Int?, format: TensorFormat = .numbers) async throws -> VersionResponse {
         var writer = JSONWriter()
         writer.object { w in
             w.key("gradients")
@@ -94,14 +95,16 @@ public struct GradClient: Sendable {
         return try await apply(body: writer.bytes, baseVersion: baseVersion)
     }
 
-    private func apply(body: [UInt8], baseVersion: Int?) async throws -> Int {
+    private func apply(body: [UInt8], baseVersion: Int?) async throws -> VersionResponse {
         let (result, attempts) = try await exchange("POST", "/apply", body: body, retry: baseVersion != nil)
         if attempts > 1, result.status == 409, let baseVersion,
            (try? JSONReader.read(result.body) { try ErrorResponse(reading: &$0) })?.currentVersion == baseVersion + 1 {
-            // An earlier attempt landed and its answer was lost on the way back.
-            return baseVersion + 1
+            // An earlier attempt landed and its answer was lost on the way back: the state it
+            // made is the current one, unless another write followed.
+            let health = try await health()
+            return VersionResponse(version: baseVersion + 1, digest: health.version == baseVersion + 1 ? health.digest : "")
         }
-        return try decode(result, url: baseURL + "/apply") { try VersionResponse(reading: &$0).version }
+        return try decode(result, url: baseURL + "/apply") { try VersionResponse(reading: &$0) }
     }
 
     /// The full training state, for moving a run or bringing another server in line.

@@ -5,6 +5,11 @@ import Wire
 /// Trains a model held by one or more servers: for each mini-batch it asks the servers for
 /// per-sample gradients (the batch split over them), averages the gradients itself, and posts
 /// the mean to `/apply` on every server, so that all stay at the same parameters and version.
+///
+/// Servers may fail and come back (see `ReplicaSet`): the run goes on while one is live. Each
+/// batch is cut into the same parts whichever servers are live, and the parts' sums are added
+/// in part order, so a run with servers lost and regained ends bit for bit where an undisturbed
+/// run ends.
 public final class Trainer: Sendable {
     public struct Options: Sendable {
         public var batchSize = 32
@@ -17,6 +22,10 @@ public final class Trainer: Sendable {
         public var tensorFormat = TensorFormat.numbers
         /// After training, put back the parameters of the epoch with the best evaluation MAE.
         public var keepBest = false
+        /// How often a dropped server is asked whether it is back.
+        public var probeInterval: Duration = .seconds(2)
+        /// How long to wait for a server when none is live, before giving up.
+        public var waitForServers: Duration = .seconds(60)
 
         public init() {}
     }
@@ -25,7 +34,14 @@ public final class Trainer: Sendable {
     public enum Event: Sendable {
         case step(Step)
         case epoch(EpochSummary)
-        case resynchronized(server: String, version: Int)
+        /// A server whose state differed was given the trusted state.
+        case resynchronized(server: String, version: Int, reason: String)
+        /// A server failed and no longer takes part; it is probed again.
+        case dropped(server: String, reason: String)
+        /// A dropped server answers again and holds the current state.
+        case rejoined(server: String, version: Int)
+        /// No server is live: waiting up to this long for one.
+        case waiting(seconds: Double)
     }
 
     public struct Step: Sendable {
@@ -68,14 +84,15 @@ public final class Trainer: Sendable {
         self.options = options
     }
 
-    public func train(_ data: Dataset, evaluation: Dataset? = nil, report: @Sendable (Event) -> Void = { _ in }) async throws -> Report {
+    public func train(_ data: Dataset, evaluation: Dataset? = nil, report: @escaping @Sendable (Event) -> Void = { _ in }) async throws -> Report {
         guard options.batchSize >= 1, options.epochs >= 1, options.parallel >= 1 else {
             throw TrainingError.invalidOption("batch, epochs and parallel must each be at least 1")
         }
-        let model = try await checkModels()
+        let replicas = try ReplicaSet(servers, probeInterval: options.probeInterval, waitForServers: options.waitForServers, report: report)
+        let model = try await replicas.start()
         try check(data, against: model)
         if let evaluation { try check(evaluation, against: model) }
-        var version = try await synchronize(layout: model.layout, report: report)
+        var version = replicas.version
 
         var summaries: [EpochSummary] = []
         var best: (mae: Double, epoch: Int, checkpoint: Checkpoint)?
@@ -87,8 +104,9 @@ public final class Trainer: Sendable {
             var lossSum = 0.0
             for batchStart in stride(from: 0, to: order.count, by: options.batchSize) {
                 let batch = order[batchStart..<min(batchStart + options.batchSize, order.count)].map { data.samples[$0] }
-                let (mean, losses) = try await meanGradient(of: batch, version: version, layout: model.layout)
-                version = try await applyEverywhere(mean, baseVersion: version, layout: model.layout, report: report)
+                let (mean, losses) = try await meanGradient(of: batch, version: version, layout: model.layout, on: replicas)
+                version = try await replicas.apply(mean, baseVersion: version, format: options.tensorFormat)
+                try await replicas.probeDropped()
                 lossSum += losses.reduce(0, +)
                 step += 1
                 report(.step(Step(epoch: epoch, step: step, version: version - 1, loss: losses.reduce(0, +) / Double(losses.count),
@@ -99,10 +117,11 @@ public final class Trainer: Sendable {
             var summary = EpochSummary(epoch: epoch, meanLoss: lossSum / Double(order.count),
                                        samplesPerSecond: Double(order.count) / max(elapsed, 1e-9), evaluation: nil, version: version)
             if let evaluation {
-                let result = try await evaluate(evaluation)
+                let result = try await evaluate(evaluation, on: replicas)
                 summary.evaluation = result
                 if options.keepBest, best == nil || result.meanAbsoluteError < best!.mae {
-                    best = (result.meanAbsoluteError, epoch, try await servers[0].checkpoint(layout: model.layout))
+                    let layout = model.layout
+                    best = (result.meanAbsoluteError, epoch, try await replicas.run([layout]) { try await $0.checkpoint(layout: $1) }[0])
                 }
             }
             summaries.append(summary)
@@ -113,7 +132,7 @@ public final class Trainer: Sendable {
             // The best parameters go back on every server as a new version, so the history stays monotonic.
             var checkpoint = best.checkpoint
             checkpoint.version = version + 1
-            for server in servers { _ = try await server.restore(checkpoint) }
+            try await replicas.restoreEverywhere(checkpoint)
             version = checkpoint.version
             restoredEpoch = best.epoch
         } else if best != nil {
@@ -124,16 +143,14 @@ public final class Trainer: Sendable {
 
     /// Mean squared and absolute error of the servers' outputs on `data`, at the current parameters.
     public func evaluate(_ data: Dataset) async throws -> Evaluation {
-        let parts = split(data.samples, into: max(options.parallel, servers.count))
-        let outputs = try await withThrowingTaskGroup(of: (Int, [Float]).self) { group in
-            for (index, part) in parts.enumerated() {
-                let server = servers[index % servers.count]
-                group.addTask { (index, try await server.forward(part).outputs) }
-            }
-            var byPart = [[Float]](repeating: [], count: parts.count)
-            for try await (index, values) in group { byPart[index] = values }
-            return byPart.flatMap { $0 }
-        }
+        let replicas = try ReplicaSet(servers, probeInterval: options.probeInterval, waitForServers: options.waitForServers, report: { _ in })
+        _ = try await replicas.start()
+        return try await evaluate(data, on: replicas)
+    }
+
+    private func evaluate(_ data: Dataset, on replicas: ReplicaSet) async throws -> Evaluation {
+        let parts = split(data.samples, into: partCount)
+        let outputs = try await replicas.run(parts) { server, part in try await server.forward(part).outputs }.flatMap { $0 }
         var squared = 0.0, absolute = 0.0
         for (output, sample) in zip(outputs, data.samples) {
             let error = Double(output) - Double(sample.target)
@@ -144,21 +161,11 @@ public final class Trainer: Sendable {
         return Evaluation(meanSquaredError: squared / n, meanAbsoluteError: absolute / n)
     }
 
-    // MARK: Steps
+    /// Parts a batch is cut into: fixed by the options and the number of servers named, never by
+    /// how many are live, so that every sample's gradient comes from the same computation.
+    private var partCount: Int { max(options.parallel, servers.count) }
 
-    /// Every server must train the same model; returns the first one's description.
-    private func checkModels() async throws -> ModelDescription {
-        let models = try await withThrowingTaskGroup(of: (Int, ModelDescription).self) { group in
-            for (index, server) in servers.enumerated() { group.addTask { (index, try await server.model()) } }
-            var models = [ModelDescription?](repeating: nil, count: servers.count)
-            for try await (index, model) in group { models[index] = model }
-            return models.map { $0! }
-        }
-        for (server, model) in zip(servers, models).dropFirst() where model.layout != models[0].layout || model.model != models[0].model {
-            throw TrainingError.mismatchedServers("\(server.baseURL) trains \(model.model) \(model.layers), but \(servers[0].baseURL) trains \(models[0].model) \(models[0].layers)")
-        }
-        return models[0]
-    }
+    // MARK: Steps
 
     /// Samples must fit the model: vectors of its input size, or graphs with its feature count.
     private func check(_ data: Dataset, against model: ModelDescription) throws {
@@ -179,88 +186,26 @@ public final class Trainer: Sendable {
         }
     }
 
-    /// Brings every server to the first one's state when its version or parameters differ.
-    private func synchronize(layout: ParameterLayout, report: @Sendable (Event) -> Void) async throws -> Int {
-        let reference = try await servers[0].params()
-        for server in servers.dropFirst() {
-            let other = try await server.params()
-            if other.version != reference.version || other.parameters != reference.parameters {
-                try await resynchronize(server, layout: layout, report: report)
-            }
-        }
-        return reference.version
-    }
-
-    private func resynchronize(_ server: GradClient, layout: ParameterLayout, report: @Sendable (Event) -> Void) async throws {
-        let checkpoint = try await servers[0].checkpoint(layout: layout)
-        let version = try await server.restore(checkpoint)
-        report(.resynchronized(server: server.baseURL, version: version))
-    }
-
     /// The batch split over the servers, per-sample gradients (or partial sums) fetched
     /// concurrently, and averaged here. Returns the mean and the per-sample losses.
-    private func meanGradient(of batch: [Sample], version: Int, layout: ParameterLayout) async throws -> (TensorSet, [Double]) {
-        let parts = split(batch, into: max(options.parallel, servers.count))
+    private func meanGradient(of batch: [Sample], version: Int, layout: ParameterLayout, on replicas: ReplicaSet) async throws -> (TensorSet, [Double]) {
+        let parts = split(batch, into: partCount)
         let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
         // Each answer is read straight into its own Float64 sum as it arrives; the parts' sums are
-        // then added in part order, so the mean depends on the split, not on which server answered first.
-        let answers = try await withThrowingTaskGroup(of: (Int, String, GradientPartialSum).self) { group in
-            for (index, part) in parts.enumerated() {
-                let server = servers[index % servers.count]
-                group.addTask {
-                    (index, server.baseURL, try await server.gradientSum(part, reduce: reduce, format: format, layout: layout))
-                }
-            }
-            var answers: [(Int, String, GradientPartialSum)] = []
-            for try await answer in group { answers.append(answer) }
-            return answers.sorted { $0.0 < $1.0 }
+        // then added in part order, so the mean depends on the split, not on who answered first.
+        let answers = try await replicas.run(parts, check: { (answer: GradientPartialSum) in
+            answer.version == version ? nil : "computed gradients at version \(answer.version), expected \(version)"
+        }) { server, part in
+            try await server.gradientSum(part, reduce: reduce, format: format, layout: layout)
         }
         var total = [Double](repeating: 0, count: layout.count)
         var losses: [Double] = []
-        for (_, url, answer) in answers {
-            guard answer.version == version else {
-                throw TrainingError.versionMismatch("\(url) computed gradients at version \(answer.version), expected \(version): is another client training on it?")
-            }
+        for answer in answers {
             losses += answer.losses.map(Double.init)
             for i in total.indices { total[i] += answer.sum[i] }
         }
         let n = Double(batch.count)
         return (TensorSet(layout: layout, storage: total.map { Float($0 / n) }), losses)
-    }
-
-    /// Posts the mean to every server; a server that refuses is brought back in line from the first.
-    private func applyEverywhere(_ mean: TensorSet, baseVersion: Int, layout: ParameterLayout, report: @Sendable (Event) -> Void) async throws -> Int {
-        let format = options.tensorFormat
-        let outcomes = await withTaskGroup(of: ApplyOutcome.self) { group in
-            for (index, server) in servers.enumerated() {
-                group.addTask {
-                    do {
-                        return ApplyOutcome(index: index, version: try await server.apply(mean, baseVersion: baseVersion, format: format), error: nil)
-                    } catch {
-                        return ApplyOutcome(index: index, version: nil, error: error)
-                    }
-                }
-            }
-            var outcomes: [ApplyOutcome] = []
-            for await outcome in group { outcomes.append(outcome) }
-            return outcomes.sorted { $0.index < $1.index }
-        }
-        guard let version = outcomes[0].version else { throw outcomes[0].error! }
-        for outcome in outcomes.dropFirst() where outcome.version != version {
-            switch outcome.error {
-            case nil, ClientError.server(_, 409, _, _, _)?:
-                try await resynchronize(servers[outcome.index], layout: layout, report: report)
-            case let error?:
-                throw error
-            }
-        }
-        return version
-    }
-
-    private struct ApplyOutcome: Sendable {
-        var index: Int
-        var version: Int?
-        var error: (any Error)?
     }
 
     /// `items` in up to `count` contiguous parts of near-equal size.
@@ -277,11 +222,11 @@ public enum TrainingError: Error, Sendable, CustomStringConvertible {
     case invalidOption(String)
     case invalidData(String)
     case mismatchedServers(String)
-    case versionMismatch(String)
+    case noLiveServers(String)
 
     public var description: String {
         switch self {
-        case .invalidOption(let message), .invalidData(let message), .mismatchedServers(let message), .versionMismatch(let message):
+        case .invalidOption(let message), .invalidData(let message), .mismatchedServers(let message), .noLiveServers(let message):
             message
         }
     }

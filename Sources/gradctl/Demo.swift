@@ -40,7 +40,7 @@ struct Demo: AsyncParsableCommand {
         print("\nmean dW1 (averaged here, on the client):\n\(format(mean["W1"]!))")
 
         let before = try await client.params()
-        let newVersion = try await client.apply(mean, baseVersion: answer.version)
+        let newVersion = try await client.apply(mean, baseVersion: answer.version).version
         let after = try await client.params()
         let lr = model.optimizer.currentLearningRate
         let w1Before = before.parameters["W1"]!, w1After = after.parameters["W1"]!

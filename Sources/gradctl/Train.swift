@@ -26,12 +26,15 @@ struct Train: AsyncParsableCommand {
     var reduceSum = false
     @Option(help: "Tensor encoding on the wire: numbers or b64.") var tensorFormat: TensorFormat = .numbers
     @Flag(help: "At the end, put back the parameters of the epoch with the best evaluation MAE.") var keepBest = false
-    @Option(help: "Seconds allowed for one request.") var timeout = 60.0
+    @Option(help: "Seconds allowed for one request; a server slower than this is dropped from the run.") var timeout = 60.0
+    @Option(help: "Seconds between probes of a dropped server, which rejoins once it answers.") var probeInterval = 2.0
+    @Option(help: "Seconds to wait for a server when none is live, before giving up.") var waitForServers = 60.0
     @Option(help: "File holding the bearer token (or set GRADSERVE_TOKEN).") var tokenFile: String?
 
     func validate() throws {
         guard (data == nil) != (synthetic == nil) else { throw ValidationError("give either --data FILE or --synthetic N") }
         if keepBest, eval == nil { throw ValidationError("--keep-best needs --eval FILE") }
+        guard probeInterval > 0, waitForServers >= 0 else { throw ValidationError("--probe-interval must be above 0 and --wait-for-servers at least 0") }
     }
 
     func run() async throws {
@@ -55,6 +58,8 @@ struct Train: AsyncParsableCommand {
         options.reduceSum = reduceSum
         options.tensorFormat = tensorFormat
         options.keepBest = keepBest
+        options.probeInterval = .milliseconds(Int64(probeInterval * 1000))
+        options.waitForServers = .milliseconds(Int64(waitForServers * 1000))
         let trainer = Trainer(servers: clients, options: options)
 
         print("training on \(training.samples.count) samples from \(training.source) with \(servers.count) server(s): "
@@ -129,8 +134,14 @@ final class Progress: Sendable {
                 line += String(format: ", eval MSE %.6f, MAE %.6f", evaluation.meanSquaredError, evaluation.meanAbsoluteError)
             }
             print(line)
-        case .resynchronized(let server, let version):
-            print("brought \(server) back in line with the first server at version \(version)")
+        case .resynchronized(let server, let version, let reason):
+            print("brought \(server) in line at version \(version) (\(reason))")
+        case .dropped(let server, let reason):
+            print("dropped \(server) from the run: \(reason)")
+        case .rejoined(let server, let version):
+            print("\(server) is back and takes part again at version \(version)")
+        case .waiting(let seconds):
+            print(String(format: "no server is live: waiting up to %.0f s for one to come back", seconds))
         }
         fflush(nil)
     }

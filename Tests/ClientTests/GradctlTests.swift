@@ -59,7 +59,7 @@ import Wire
         let common = ["--synthetic", "600", "--batch", "16", "--epochs", "2", "--shuffle-seed", "3", "--parallel", "4"]
         let pair = try run(gradctl, ["train", "--server", first.url, "--server", second.url] + common)
         #expect(pair.status == 0, "\(pair.stderr)")
-        #expect(pair.stdout.contains("brought \(second.url) back in line"))
+        #expect(pair.stdout.contains("brought \(second.url) in line at version 0"))
         let alone = try run(gradctl, ["train", "--server", single.url] + common)
         #expect(alone.status == 0, "\(alone.stderr)")
 
@@ -76,20 +76,27 @@ import Wire
         #expect(try curl(["\(second.url)/model"]).body.contains(#""step":76"#))
     }
 
-    @Test func aServerKilledMidTrainingGivesAClearError() throws {
+    /// With no server left, gradctl waits --wait-for-servers seconds for one to come back, then
+    /// stops with an error naming every server and its last error.
+    @Test func aRunWithNoServerLeftWaitsThenStopsNamingTheServer() throws {
         let server = try ServerProcess(["--layers", "3,3,3"])
         let process = Process()
         process.executableURL = URL(fileURLWithPath: gradctl)
-        process.arguments = ["train", "--server", server.url, "--synthetic", "200000", "--epochs", "5", "--timeout", "5"]
-        let errors = Pipe()
+        process.arguments = ["train", "--server", server.url, "--synthetic", "200000", "--epochs", "5", "--timeout", "5",
+                             "--wait-for-servers", "1", "--probe-interval", "0.2"]
+        let errors = Pipe(), output = Pipe()
         process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = output
         try process.run()
         Thread.sleep(forTimeInterval: 1.5)
         server.kill()
         process.waitUntilExit()
         let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(process.terminationStatus != 0)
+        #expect(printed.contains("dropped \(server.url) from the run"), "\(printed)")
+        #expect(printed.contains("no server is live: waiting up to 1 s for one to come back"), "\(printed)")
+        #expect(message.contains("no server came back at version"), "\(message)")
         #expect(message.contains(server.url), "\(message)")
         #expect(message.contains("Could not connect") || message.contains("Couldn't connect") || message.contains("Connection refused") || message.contains("Failed to connect"), "\(message)")
     }

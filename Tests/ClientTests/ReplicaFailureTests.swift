@@ -1,0 +1,111 @@
+import Foundation
+import TestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Replicas that fail during a run: killed and restarted from their state folders, frozen past
+/// the request timeout, changed behind the run's back. The run goes on, every replica ends at the
+/// version of an undisturbed run and bit for bit equal to it.
+@Suite struct ReplicaFailureTests {
+    let gradctl = ServerProcess.binary("gradctl").path
+    let serverArguments = ["--layers", "4,16,16", "--optimizer", "adam", "--lr", "0.01", "--fsync", "always"]
+    let training = ["--synthetic", "2000", "--batch", "8", "--epochs", "2", "--shuffle-seed", "5", "--parallel", "6",
+                    "--timeout", "0.5", "--probe-interval", "0.2", "--wait-for-servers", "20"]
+
+    func folder() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("replica-\(UUID())").path
+    }
+
+    func version(_ server: ServerProcess) -> Int {
+        guard let body = try? curl(["-s", "\(server.url)/health"]).body,
+              let range = body.range(of: #"(?<="version":)\d+"#, options: .regularExpression) else { return -1 }
+        return Int(body[range]) ?? -1
+    }
+
+    /// Waits until `server` reports at least `target`, or the run has ended.
+    func wait(for server: ServerProcess, toReach target: Int, while run: Process) {
+        while run.isRunning, version(server) < target { Thread.sleep(forTimeInterval: 0.02) }
+    }
+
+    @Test(.timeLimit(.minutes(5)))
+    func killedFrozenAndCorruptedReplicasDoNotChangeTheResult() throws {
+        // The undisturbed run, on one server: 2 epochs of 250 steps.
+        let reference = try ServerProcess(serverArguments + ["--state", folder()])
+        let undisturbed = try run(gradctl, ["train", "--server", reference.url] + training)
+        #expect(undisturbed.status == 0, "\(undisturbed.stderr)")
+        let expected = try curl(["-s", "\(reference.url)/params"]).body
+        #expect(expected.hasPrefix(#"{"version":500,"#))
+
+        let folders = (0..<3).map { _ in folder() }
+        var replicas = try folders.map { try ServerProcess(serverArguments + ["--state", $0]) }
+        let urls = replicas.map(\.url)
+        let run = Process()
+        run.executableURL = URL(fileURLWithPath: gradctl)
+        run.arguments = ["train"] + urls.flatMap { ["--server", $0] } + training
+        let output = Pipe(), errors = Pipe()
+        run.standardOutput = output
+        run.standardError = errors
+        try run.run()
+
+        // kill -9 of replica 2, then its restart from its state folder on the same port.
+        wait(for: replicas[0], toReach: 60, while: run)
+        replicas[2].kill()
+        wait(for: replicas[0], toReach: 100, while: run)
+        replicas[2] = try ServerProcess(serverArguments + ["--state", folders[2], "--port", String(replicas[2].port)])
+
+        // Replica 1 frozen past the request timeout and the client's retries (0.5 s, four
+        // attempts with backoff: about 2.7 s), then resumed.
+        wait(for: replicas[0], toReach: 200, while: run)
+        Glibc.kill(replicas[1].process.processIdentifier, SIGSTOP)
+        Thread.sleep(forTimeInterval: 4)
+        Glibc.kill(replicas[1].process.processIdentifier, SIGCONT)
+
+        // Replica 0's parameters changed behind the run's back, at its current version.
+        wait(for: replicas[0], toReach: 330, while: run)
+        let checkpoint = try curl(["-s", "\(urls[0])/checkpoint"]).body
+        let changed = checkpoint.replacingOccurrences(of: #"("W3":\{"shape":\[16\],"data":\[)[^,\]]+"#, with: "$1-5.0",
+                                                      options: .regularExpression)
+        #expect(changed != checkpoint)
+        #expect(try curl(["-s", "-X", "PUT", "\(urls[0])/checkpoint", "-d", changed]).status == 200)
+
+        run.waitUntilExit()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(run.terminationStatus == 0, "\(stderr)\n\(printed.suffix(3000))")
+        #expect(printed.contains("dropped \(urls[2]) from the run"), "\(printed)")
+        #expect(printed.contains("\(urls[2]) is back and takes part again"), "\(printed)")
+        #expect(printed.contains("dropped \(urls[1]) from the run"), "\(printed)")
+        #expect(printed.contains("\(urls[1]) is back and takes part again"), "\(printed)")
+        // Replica 0 is caught by its digest (changed at the version the run is at) or by its
+        // version (the run moved on before the change landed, so the change took it back):
+        // either way it gets the trusted state again.
+        #expect(printed.contains("brought \(urls[0]) in line") || printed.contains("dropped \(urls[0]) from the run: \(urls[0])/apply: HTTP 409"),
+                "\(printed)")
+        #expect(printed.contains("done: version 500"), "\(printed)")
+        for url in urls {
+            #expect(try curl(["-s", "\(url)/params"]).body == expected, "\(url) ends like the undisturbed run")
+        }
+        let digests = try (urls + [reference.url]).map { try curl(["-s", "\($0)/health"]).body }
+        #expect(Set(digests).count == 1, "\(digests)")
+    }
+
+    /// The first server's parameters are changed at its version before the run: the digests
+    /// differ, most replicas share the other state, and that one is trusted, not the first server's.
+    @Test(.timeLimit(.minutes(2)))
+    func theStateMostReplicasShareWinsOverTheFirstServers() throws {
+        let short = ["--synthetic", "400", "--batch", "8", "--epochs", "1", "--shuffle-seed", "5", "--parallel", "6"]
+        let reference = try ServerProcess(serverArguments)
+        #expect(try run(gradctl, ["train", "--server", reference.url] + short).status == 0)
+        let replicas = try (0..<3).map { _ in try ServerProcess(serverArguments) }
+        let checkpoint = try curl(["-s", "\(replicas[0].url)/checkpoint"]).body
+        let changed = checkpoint.replacingOccurrences(of: #"("W3":\{"shape":\[16\],"data":\[)[^,\]]+"#, with: "$1-5.0", options: .regularExpression)
+        #expect(try curl(["-s", "-X", "PUT", "\(replicas[0].url)/checkpoint", "-d", changed]).body.hasPrefix(#"{"version":0,"#))
+        let result = try run(gradctl, ["train"] + replicas.flatMap { ["--server", $0.url] } + short)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("brought \(replicas[0].url) in line at version 0 (digest "), "\(result.stdout)")
+        let expected = try curl(["-s", "\(reference.url)/params"]).body
+        for replica in replicas { #expect(try curl(["-s", "\(replica.url)/params"]).body == expected) }
+    }
+}
