@@ -26,12 +26,44 @@ public final class Trainer: Sendable {
         public var probeInterval: Duration = .seconds(2)
         /// How long to wait for a server when none is live, before giving up.
         public var waitForServers: Duration = .seconds(60)
+        /// Where an earlier run of the same configuration stopped, to go on from there, and with
+        /// `keepBest` the best state it had kept.
+        public var resume: Position?
+        public var resumeBest: Checkpoint?
+        /// Asked after every step: true stops the run cleanly there (`TrainingError.interrupted`).
+        public var shouldStop: @Sendable () -> Bool = { false }
 
         public init() {}
     }
 
+    /// Where a run is: enough to resume it exactly. Reported before each step's apply (with the
+    /// step `pending`) and after it, so that a run killed at any moment can tell, from the
+    /// servers' version, whether the step in flight landed.
+    public struct Position: Sendable, Codable, Equatable {
+        /// The epoch in progress, from 1, and how many of its batches are applied.
+        public var epoch = 1
+        public var batch = 0
+        /// Steps applied in this run so far.
+        public var step = 0
+        /// The version after the last applied step.
+        public var version: Int
+        /// The sum of the losses of this epoch's applied batches, and the number of samples they had.
+        public var epochLossSum = 0.0
+        /// The step being applied: the sum of its batch's losses.
+        public var pendingLossSum: Double?
+        /// With `keepBest`: the best epoch so far and its evaluation MAE (the checkpoint comes with `Event.best`).
+        public var bestEpoch: Int?
+        public var bestMAE: Double?
+
+        public init(version: Int) { self.version = version }
+    }
+
     /// Reported after every step and at the end of every epoch.
     public enum Event: Sendable {
+        /// Where the run is (see `Position`).
+        case position(Position)
+        /// With `keepBest`: a new best epoch, with the state to put back at the end.
+        case best(epoch: Int, checkpoint: Checkpoint)
         case step(Step)
         case epoch(EpochSummary)
         /// A server whose state differed was given the trusted state.
@@ -92,41 +124,51 @@ public final class Trainer: Sendable {
         let model = try await replicas.start()
         try check(data, against: model)
         if let evaluation { try check(evaluation, against: model) }
-        var version = replicas.version
-
-        var summaries: [EpochSummary] = []
+        var position = try resumePosition(at: replicas.version)
         var best: (mae: Double, epoch: Int, checkpoint: Checkpoint)?
-        var step = 0
-        for epoch in 1...options.epochs {
+        if let epoch = position.bestEpoch, let mae = position.bestMAE, let checkpoint = options.resumeBest {
+            best = (mae, epoch, checkpoint)
+        }
+        var summaries: [EpochSummary] = []
+        for epoch in stride(from: position.epoch, through: options.epochs, by: 1) {
             var generator = SeededGenerator(seed: options.shuffleSeed &+ UInt64(epoch))
             let order = Array(data.samples.indices).shuffled(using: &generator)
             let started = ContinuousClock.now
-            var lossSum = 0.0
-            for batchStart in stride(from: 0, to: order.count, by: options.batchSize) {
+            let starts = Array(stride(from: 0, to: order.count, by: options.batchSize))
+            for batchStart in starts.dropFirst(position.batch) {
                 let batch = order[batchStart..<min(batchStart + options.batchSize, order.count)].map { data.samples[$0] }
-                let (mean, losses) = try await meanGradient(of: batch, version: version, layout: model.layout, on: replicas)
-                version = try await replicas.apply(mean, baseVersion: version, format: options.tensorFormat)
+                let (mean, losses) = try await meanGradient(of: batch, version: position.version, layout: model.layout, on: replicas)
+                position.pendingLossSum = losses.reduce(0, +)
+                report(.position(position))
+                let version = try await replicas.apply(mean, baseVersion: position.version, format: options.tensorFormat)
+                position.advance(to: version)
+                report(.position(position))
                 try await replicas.probeDropped()
-                lossSum += losses.reduce(0, +)
-                step += 1
-                report(.step(Step(epoch: epoch, step: step, version: version - 1, loss: losses.reduce(0, +) / Double(losses.count),
+                report(.step(Step(epoch: epoch, step: position.step, version: version - 1, loss: losses.reduce(0, +) / Double(losses.count),
                                   samplesDone: min(batchStart + options.batchSize, order.count), samplesPerEpoch: order.count,
                                   seconds: (ContinuousClock.now - started).seconds)))
+                if options.shouldStop() { throw TrainingError.interrupted(position) }
             }
             let elapsed = (ContinuousClock.now - started).seconds
-            var summary = EpochSummary(epoch: epoch, meanLoss: lossSum / Double(order.count),
-                                       samplesPerSecond: Double(order.count) / max(elapsed, 1e-9), evaluation: nil, version: version)
+            var summary = EpochSummary(epoch: epoch, meanLoss: position.epochLossSum / Double(order.count),
+                                       samplesPerSecond: Double(order.count) / max(elapsed, 1e-9), evaluation: nil, version: position.version)
             if let evaluation {
                 let result = try await evaluate(evaluation, on: replicas)
                 summary.evaluation = result
                 if options.keepBest, best == nil || result.meanAbsoluteError < best!.mae {
                     let layout = model.layout
-                    best = (result.meanAbsoluteError, epoch, try await replicas.run([layout]) { try await $0.checkpoint(layout: $1) }[0])
+                    let checkpoint = try await replicas.run([layout]) { try await $0.checkpoint(layout: $1) }[0]
+                    best = (result.meanAbsoluteError, epoch, checkpoint)
+                    (position.bestEpoch, position.bestMAE) = (epoch, result.meanAbsoluteError)
+                    report(.best(epoch: epoch, checkpoint: checkpoint))
                 }
             }
             summaries.append(summary)
             report(.epoch(summary))
+            (position.epoch, position.batch, position.epochLossSum) = (epoch + 1, 0, 0)
+            report(.position(position))
         }
+        var version = position.version
         var restoredEpoch: Int?
         if let best, best.epoch != options.epochs {
             // The best parameters go back on every server as a new version, so the history stays monotonic.
@@ -139,6 +181,22 @@ public final class Trainer: Sendable {
             restoredEpoch = options.epochs
         }
         return Report(epochs: summaries, finalVersion: version, restoredEpoch: restoredEpoch)
+    }
+
+    /// Where to start: the beginning, at the servers' version; or where `options.resume` says,
+    /// once the servers' version tells whether the step in flight when the run stopped landed.
+    private func resumePosition(at version: Int) throws -> Position {
+        guard var position = options.resume else { return Position(version: version) }
+        if position.pendingLossSum != nil, version == position.version + 1 {
+            // The step in flight when the run stopped landed.
+            position.advance(to: version)
+        } else if version != position.version {
+            throw TrainingError.cannotResume("the servers are at version \(version), but the run stopped at version \(position.version)"
+                + (position.pendingLossSum == nil ? "" : " with the step to \(position.version + 1) in flight")
+                + ": did another client train them?")
+        }
+        position.pendingLossSum = nil
+        return position
     }
 
     /// Mean squared and absolute error of the servers' outputs on `data`, at the current parameters.
@@ -223,11 +281,17 @@ public enum TrainingError: Error, Sendable, CustomStringConvertible {
     case invalidData(String)
     case mismatchedServers(String)
     case noLiveServers(String)
+    case cannotResume(String)
+    /// `shouldStop` asked for a stop; the run is at `Position`.
+    case interrupted(Trainer.Position)
 
     public var description: String {
         switch self {
-        case .invalidOption(let message), .invalidData(let message), .mismatchedServers(let message), .noLiveServers(let message):
+        case .invalidOption(let message), .invalidData(let message), .mismatchedServers(let message), .noLiveServers(let message),
+             .cannotResume(let message):
             message
+        case .interrupted(let position):
+            "stopped after step \(position.step) (epoch \(position.epoch), version \(position.version))"
         }
     }
 }
@@ -235,5 +299,16 @@ public enum TrainingError: Error, Sendable, CustomStringConvertible {
 extension Duration {
     var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) * 1e-18
+    }
+}
+
+extension Trainer.Position {
+    /// The pending step landed, making `version`.
+    mutating func advance(to version: Int) {
+        epochLossSum += pendingLossSum ?? 0
+        pendingLossSum = nil
+        self.version = version
+        batch += 1
+        step += 1
     }
 }

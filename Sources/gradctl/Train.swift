@@ -30,6 +30,8 @@ struct Train: AsyncParsableCommand {
     @Option(help: "Seconds between probes of a dropped server, which rejoins once it answers.") var probeInterval = 2.0
     @Option(help: "Seconds to wait for a server when none is live, before giving up.") var waitForServers = 60.0
     @Option(help: "File holding the bearer token (or set GRADSERVE_TOKEN).") var tokenFile: String?
+    @Option(help: "Folder that records the run; the same command with the same folder resumes it where it stopped.")
+    var runDir: String?
 
     func validate() throws {
         guard (data == nil) != (synthetic == nil) else { throw ValidationError("give either --data FILE or --synthetic N") }
@@ -60,17 +62,77 @@ struct Train: AsyncParsableCommand {
         options.keepBest = keepBest
         options.probeInterval = .milliseconds(Int64(probeInterval * 1000))
         options.waitForServers = .milliseconds(Int64(waitForServers * 1000))
+        let runDirectory = try runDir.map { try RunDirectory(path: $0, configuration: recordedConfiguration()) }
+        if let runDirectory, let position = try runDirectory.load() {
+            options.resume = position
+            if keepBest { options.resumeBest = try runDirectory.loadBest(layout: try await clients[0].model().layout) }
+            print("resuming at epoch \(position.epoch), step \(position.step), version \(position.version)")
+        }
+        let stop = StopRequest()
+        options.shouldStop = { stop.isRequested }
         let trainer = Trainer(servers: clients, options: options)
 
         print("training on \(training.samples.count) samples from \(training.source) with \(servers.count) server(s): "
               + "batch \(batch), \(epochs) epoch(s), \(parallel) request(s) in flight")
         let progress = Progress(history: try history.map(HistoryFile.init))
-        let report = try await trainer.train(training, evaluation: evaluation) { progress.handle($0) }
+        let report: Trainer.Report
+        do {
+            report = try await trainer.train(training, evaluation: evaluation) { event in
+                switch event {
+                case .position(let position): runDirectory?.save(position)
+                case .best(_, let checkpoint): runDirectory?.saveBest(checkpoint)
+                default: progress.handle(event)
+                }
+            }
+        } catch TrainingError.interrupted(let position) {
+            print("stopped after step \(position.step) (epoch \(position.epoch), version \(position.version)); "
+                  + (runDir == nil ? "without --run-dir this run cannot be resumed" : "run the same command again to resume"))
+            throw ExitCode(130)
+        }
         if let restored = report.restoredEpoch {
             print("kept the parameters of epoch \(restored), the best on \(eval!), as version \(report.finalVersion)")
         }
         print("done: version \(report.finalVersion)")
     }
+}
+
+extension Train {
+    /// The options that decide the result of a run: a resumed run must have the same.
+    func recordedConfiguration() throws -> [String: String] {
+        var configuration = [
+            "batch": String(batch), "epochs": String(epochs), "shuffle-seed": String(shuffleSeed), "parallel": String(parallel),
+            "reduce-sum": String(reduceSum), "tensor-format": tensorFormat.rawValue, "keep-best": String(keepBest),
+            "servers": String(servers.count), "eval": eval ?? "",
+        ]
+        if let data {
+            let size = (try? FileManager.default.attributesOfItem(atPath: data)[.size] as? Int) ?? -1
+            configuration["data"] = "\(data) (\(size) bytes)"
+        } else {
+            configuration["data"] = "synthetic \(synthetic!) (seed \(dataSeed))"
+        }
+        return configuration
+    }
+}
+
+/// Set by SIGINT: the run stops cleanly after the step in flight. A second SIGINT ends gradctl at once.
+/// (Unchecked: `source` is set once here and only kept alive; the flag is behind a lock.)
+final class StopRequest: @unchecked Sendable {
+    private let requested = Locked(false)
+    private let source: DispatchSourceSignal
+
+    init() {
+        signal(SIGINT, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        let requested = requested
+        source.setEventHandler {
+            if requested.withLock({ $0 }) { exit(130) }
+            requested.withLock { $0 = true }
+            FileHandle.standardError.write(Data("\nstopping after the step in flight (Ctrl-C again to quit at once)\n".utf8))
+        }
+        source.resume()
+    }
+
+    var isRequested: Bool { requested.withLock { $0 } }
 }
 
 extension TensorFormat: ExpressibleByArgument {}
@@ -140,6 +202,8 @@ final class Progress: Sendable {
             print("dropped \(server) from the run: \(reason)")
         case .rejoined(let server, let version):
             print("\(server) is back and takes part again at version \(version)")
+        case .position, .best:
+            break
         case .waiting(let seconds):
             print(String(format: "no server is live: waiting up to %.0f s for one to come back", seconds))
         }

@@ -1,0 +1,68 @@
+import Foundation
+import TestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `gradctl train --run-dir`: a run stopped with SIGINT, or killed with SIGKILL at any moment,
+/// goes on with the same command and ends bit for bit where an undisturbed run ends.
+@Suite struct ResumeTests {
+    let gradctl = ServerProcess.binary("gradctl").path
+    let serverArguments = ["--layers", "4,16,16", "--optimizer", "momentum", "--lr", "0.01"]
+    let training = ["--synthetic", "1600", "--batch", "8", "--epochs", "2", "--shuffle-seed", "9", "--parallel", "3"]
+
+    func version(_ url: String) -> Int {
+        guard let body = try? curl(["-s", "\(url)/health"]).body,
+              let range = body.range(of: #"(?<="version":)\d+"#, options: .regularExpression) else { return -1 }
+        return Int(body[range]) ?? -1
+    }
+
+    /// Starts gradctl and stops it with `signal` once the first server reaches `version`.
+    func interrupt(_ arguments: [String], at target: Int, with signal: Int32, watching url: String) throws -> String {
+        let run = Process()
+        run.executableURL = URL(fileURLWithPath: gradctl)
+        run.arguments = arguments
+        let output = Pipe()
+        run.standardOutput = output
+        run.standardError = FileHandle.nullDevice
+        try run.run()
+        while run.isRunning, version(url) < target { Thread.sleep(forTimeInterval: 0.01) }
+        Glibc.kill(run.processIdentifier, signal)
+        run.waitUntilExit()
+        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func aStoppedOrKilledRunResumesToTheSameResult() throws {
+        let reference = try ServerProcess(serverArguments)
+        let undisturbed = try run(gradctl, ["train", "--server", reference.url] + training)
+        #expect(undisturbed.status == 0, "\(undisturbed.stderr)")
+        let expected = try curl(["-s", "\(reference.url)/params"]).body
+        #expect(expected.hasPrefix(#"{"version":400,"#))
+
+        let servers = try (0..<2).map { _ in try ServerProcess(serverArguments) }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let command = ["train"] + servers.flatMap { ["--server", $0.url] } + training + ["--run-dir", folder]
+
+        let stopped = try interrupt(command, at: 50, with: SIGINT, watching: servers[0].url)
+        #expect(stopped.contains("run the same command again to resume"), "\(stopped)")
+        for target in [130, 260] {
+            let output = try interrupt(command, at: target, with: SIGKILL, watching: servers[0].url)
+            #expect(output.contains("resuming at epoch"), "\(output)")
+        }
+        let last = try run(gradctl, command)
+        #expect(last.status == 0, "\(last.stderr)")
+        #expect(last.stdout.contains("resuming at epoch"), "\(last.stdout)")
+        #expect(last.stdout.contains("done: version 400"), "\(last.stdout)")
+        for server in servers {
+            #expect(try curl(["-s", "\(server.url)/params"]).body == expected)
+        }
+
+        // The same folder with other options is refused before anything is sent.
+        let other = try run(gradctl, command.map { $0 == "8" ? "16" : $0 })
+        #expect(other.status != 0)
+        #expect(other.stderr.contains("holds a run with other options (batch 8 there, 16 here)"), "\(other.stderr)")
+    }
+}
