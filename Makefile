@@ -1,6 +1,6 @@
 # The two commands a new user runs are `make demo` and `make test`; both install what they need.
 SHELL := /bin/bash
-APT_PACKAGES := libopenblas-dev libcurl4-openssl-dev pkg-config curl
+APT_PACKAGES := libopenblas-dev libcurl4-openssl-dev pkg-config curl iproute2
 VENV := .venv
 PYTHON_TEST_TOOLS := schemathesis==4.32.5 openapi-spec-validator==0.9.0 xxhash==4.1.0
 

@@ -1,10 +1,12 @@
 import Foundation
 
-/// A real `gradserve` process on a free loopback port, stopped when the test ends.
+/// A real `gradserve` process on a free loopback port (or on a test host's address, inside its
+/// network namespace), stopped when the test ends.
 public final class ServerProcess: @unchecked Sendable {
     public let process = Process()
+    public let host: String
     public let port: Int
-    public var url: String { "http://127.0.0.1:\(port)" }
+    public var url: String { "http://\(host):\(port)" }
     private let stderrPipe = Pipe()
 
     /// The folder of the binaries that `swift build` made next to the test bundle.
@@ -22,10 +24,18 @@ public final class ServerProcess: @unchecked Sendable {
         return directory.appendingPathComponent(name)
     }
 
-    /// Starts `gradserve --port 0 <arguments>` and waits for its "listening on" line.
-    public init(_ arguments: [String] = [], environment: [String: String]? = nil) throws {
-        process.executableURL = Self.binary("gradserve")
-        process.arguments = ["--host", "127.0.0.1", "--port", "0", "--log-level", "warning"] + arguments
+    /// Starts `gradserve --port 0 <arguments>` and waits for its "listening on" line. With a
+    /// `namespace`, the server runs inside it (`ip netns exec`, which execs, so the process is the server).
+    public init(_ arguments: [String] = [], environment: [String: String]? = nil, host: String = "127.0.0.1", namespace: String? = nil) throws {
+        self.host = host
+        let command = [Self.binary("gradserve").path, "--host", host, "--port", "0", "--log-level", "warning"] + arguments
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", namespace] + command
+        } else {
+            process.executableURL = URL(fileURLWithPath: command[0])
+            process.arguments = Array(command.dropFirst())
+        }
         if let environment { process.environment = environment }
         let stdout = Pipe()
         process.standardOutput = stdout
