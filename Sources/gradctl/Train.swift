@@ -7,7 +7,18 @@ import Wire
 
 struct Train: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train remotely: per-sample gradients from the servers, averaged here, one /apply per mini-batch on every server.")
+        abstract: "Train remotely: per-sample gradients from the servers, averaged here, one /apply per mini-batch on every server.",
+        discussion: """
+            With several --server, the run goes on while one server answers. A server that fails is dropped (its share \
+            of each batch moves to the others), probed every --probe-interval seconds, and when it answers again it gets \
+            the current state from a live server and takes part again. After every step the servers' state digests are \
+            compared: the state most servers share is trusted (on a tie, the first server's) and any other is brought in \
+            line. With no server live, gradctl waits --wait-for-servers seconds for one to come back. A run with servers \
+            lost and regained ends bit for bit like an undisturbed one.
+
+            With --run-dir, the run is recorded after every step; the same command resumes it after gradctl is killed, \
+            and Ctrl-C stops it cleanly after the step in flight.
+            """)
 
     @Option(name: .customLong("server"), help: "Server base URL; repeat to spread the work over several servers.")
     var servers: [String] = ["http://127.0.0.1:8080"]
