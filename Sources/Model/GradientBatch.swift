@@ -43,20 +43,14 @@ extension TensorSet {
     /// The element-wise mean of sets that share one layout (the client's averaging step).
     /// Sums in Float64 so that the mean does not depend on the order of a large batch.
     public static func mean(of sets: [TensorSet]) -> TensorSet {
-        mean(of: sets, sampleCount: sets.count)
-    }
-
-    /// The element-wise sum of the sets divided by `sampleCount`: the mean gradient of that many
-    /// samples, when each set is one sample's gradient or a partial sum over several.
-    public static func mean(of sets: [TensorSet], sampleCount: Int) -> TensorSet {
-        precondition(!sets.isEmpty && sampleCount > 0, "the mean of no gradients is undefined")
+        precondition(!sets.isEmpty, "the mean of no gradients is undefined")
         let layout = sets[0].layout
         precondition(sets.allSatisfy { $0.layout == layout }, "gradients of different layouts")
         var sum = [Double](repeating: 0, count: layout.count)
         for set in sets {
             for i in 0..<layout.count { sum[i] += Double(set.storage[i]) }
         }
-        let n = Double(sampleCount)
+        let n = Double(sets.count)
         return TensorSet(layout: layout, storage: sum.map { Float($0 / n) })
     }
 }

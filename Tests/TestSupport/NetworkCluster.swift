@@ -20,7 +20,6 @@ public final class NetworkCluster: @unchecked Sendable {
     public let hosts: [Host]
     /// The host the client (gradctl, curl) runs on.
     public let client: Host
-    private let prefix: String
     private let switchNamespace: String
     private var namespaces: [String] = []
 
@@ -28,7 +27,6 @@ public final class NetworkCluster: @unchecked Sendable {
     public init(hosts count: Int) throws {
         // Short and unique: interface and namespace names are limited, and runs may overlap.
         let prefix = "gs" + String(UInt32.random(in: 0..<UInt32.max), radix: 36)
-        self.prefix = prefix
         switchNamespace = prefix + "-sw"
         hosts = (1...count).map { Host(namespace: "\(prefix)-h\($0)", address: "198.18.0.\(10 + $0)") }
         client = Host(namespace: "\(prefix)-c", address: "198.18.0.2")
