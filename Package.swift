@@ -49,7 +49,7 @@ let package = Package(
         // What both command lines share: the token loader and the size-list option.
         .target(name: "CommandSupport", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "gradserve", dependencies: [
-            "API", "HTTP", "Training", "Model", "CommandSupport",
+            "API", "HTTP", "Training", "Model", "Wire", "CommandSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

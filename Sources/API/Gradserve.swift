@@ -2,6 +2,7 @@ import HTTP
 import Logging
 import Model
 import Training
+import Wire
 
 /// Everything `gradserve` is started with. The executable fills it from its options;
 /// tests build the same server from it.
@@ -17,6 +18,9 @@ public struct GradserveConfiguration: Sendable {
     public var access = AccessControl.open
     /// Where the training state is kept across restarts; nil keeps it in memory only.
     public var stateDirectory: String?
+    /// The state to start from (a checkpoint file) instead of the seed, unless `stateDirectory`
+    /// already holds a saved state, which wins.
+    public var initialState: CheckpointFile?
     public var sync = StateDirectory.Sync.interval
 
     public init() {}
@@ -73,11 +77,14 @@ public struct Gradserve: Sendable {
     public enum Failure: Error, CustomStringConvertible {
         case configuration(ModelError)
         case state(StateDirectory.Failure)
+        /// The initial state does not fit this server's model.
+        case initialState(String)
 
         public var description: String {
             switch self {
             case .configuration(let error): error.message
             case .state(let error): error.description
+            case .initialState(let message): message
             }
         }
     }
@@ -110,6 +117,19 @@ public struct Gradserve: Sendable {
             parameters: saved?.parameters ?? network.makeParameters(configuration.initialization, seed: configuration.seed),
             optimizerState: saved?.optimizerState, version: saved?.version ?? 0,
             maxStaleness: configuration.maxStaleness, durable: configuration.sync == .always ? state : nil)
+        if let initial = configuration.initialState, saved == nil {
+            let this = ModelDescription(
+                model: network.kind, layers: configuration.network.layers, readout: configuration.network.readout?.rawValue,
+                layout: network.layout, optimizer: .init(configuration: optimizer.configuration, step: 0, currentLearningRate: 0),
+                maxStaleness: configuration.maxStaleness, version: 0)
+            if let problem = initial.mismatch(with: this) { throw .initialState(problem) }
+            let checkpoint = initial.checkpoint
+            do throws(TrainingStore.WriteError) {
+                try store.restore(parameters: checkpoint.parameters, optimizerState: checkpoint.optimizerState, version: checkpoint.version)
+            } catch {
+                throw .initialState("the checkpoint cannot be used: \(error.message)")
+            }
+        }
         if let state {
             if let saved {
                 logger.info("resumed the training state", metadata: ["state": "\(state.stateFile)", "version": "\(saved.version)"])

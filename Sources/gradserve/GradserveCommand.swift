@@ -9,6 +9,7 @@ import HTTP
 import Logging
 import Model
 import Training
+import Wire
 
 @main
 struct GradserveCommand: ParsableCommand {
@@ -80,6 +81,8 @@ struct GradserveCommand: ParsableCommand {
     var state: String?
     @Option(help: "With --state: always (a write is acknowledged once on disk) or interval (saved every second and on shutdown).")
     var fsync: StateDirectory.Sync = .interval
+    @Option(help: "Start from this checkpoint file (written by gradctl checkpoint save) instead of the seed; a state already saved in --state wins.")
+    var initFrom: String?
     @Option(help: "File holding the bearer token that /apply, PUT /params and PUT /checkpoint need (or set GRADSERVE_TOKEN).")
     var tokenFile: String?
     @Flag(help: "Require the token for the read endpoints too (all but /health).")
@@ -118,6 +121,12 @@ struct GradserveCommand: ParsableCommand {
         configuration.requests.maxGradientValues = maxGradientValues
         configuration.access = AccessControl(token: try token(), protectReads: readToken)
         configuration.stateDirectory = state
+        if let initFrom {
+            guard let data = FileManager.default.contents(atPath: initFrom) else { throw ValidationError("--init-from: cannot read \(initFrom)") }
+            do { configuration.initialState = try CheckpointFile(decoding: [UInt8](data)) } catch {
+                throw ValidationError("--init-from \(initFrom): \(error)")
+            }
+        }
         configuration.sync = fsync
         return configuration
     }
@@ -148,6 +157,8 @@ struct GradserveCommand: ParsableCommand {
             gradserve = try Gradserve(configuration: configuration, logger: logger)
         } catch .configuration(let error) {
             throw ValidationError(error.message)
+        } catch .initialState(let message) {
+            throw ValidationError("--init-from \(initFrom ?? ""): \(message)")
         } catch .state(let error) {
             throw ValidationError("--state \(error.description)")
         }

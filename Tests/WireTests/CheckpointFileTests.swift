@@ -1,0 +1,38 @@
+import Model
+import Testing
+@testable import Wire
+
+@Suite struct CheckpointFileTests {
+    let layout = ParameterLayout([("W1", [2, 3]), ("W3", [2])])
+
+    func model(layers: [Int] = [3, 2, 2], optimizer: OptimizerConfiguration.Kind = .adam) -> ModelDescription {
+        ModelDescription(model: "mlp", layers: layers, readout: nil, layout: layout,
+                         optimizer: .init(configuration: OptimizerConfiguration(kind: optimizer), step: 4, currentLearningRate: 0.001),
+                         maxStaleness: 0, version: 4)
+    }
+
+    @Test func aCheckpointFileReadsBackBitForBit() throws {
+        let values: [Float] = [1.5, -0.0, .leastNonzeroMagnitude, 3e38, -7, 0.1, 2, 4]
+        let checkpoint = Checkpoint(version: 4, parameters: TensorSet(layout: layout, storage: values), optimizer: .adam,
+                                    optimizerState: OptimizerState(step: 4, first: values.reversed(), second: values.map { abs($0) }))
+        let back = try CheckpointFile(decoding: CheckpointFile(model: model(), checkpoint: checkpoint).encoded())
+        #expect(back.model == model())
+        #expect(back.checkpoint.version == 4)
+        #expect(back.checkpoint.parameters.storage.map(\.bitPattern) == values.map(\.bitPattern))
+        #expect(back.checkpoint.optimizerState == checkpoint.optimizerState)
+        #expect(back.mismatch(with: model()) == nil)
+    }
+
+    @Test func aCheckpointForAnotherModelOrOptimizerIsNamed() {
+        let file = CheckpointFile(model: model(), checkpoint: Checkpoint(
+            version: 0, parameters: TensorSet(zerosFor: layout), optimizer: .adam, optimizerState: OptimizerState(step: 0, first: [], second: [])))
+        #expect(file.mismatch(with: model(layers: [3, 2, 3])) == "the checkpoint holds a mlp 3,2,2 with adam, the server trains a mlp 3,2,3 with adam")
+        #expect(file.mismatch(with: model(optimizer: .sgd)) == "the checkpoint holds a mlp 3,2,2 with adam, the server trains a mlp 3,2,2 with sgd")
+    }
+
+    @Test func aFileThatIsNotACheckpointIsRefused() {
+        #expect(throws: WireError.invalidField(path: "format", message: #"expected "gradserve-checkpoint-1", got none: not a gradserve checkpoint file"#)) {
+            try CheckpointFile(decoding: Array(#"{"version": 1}"#.utf8))
+        }
+    }
+}
