@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 APT_PACKAGES := libopenblas-dev libcurl4-openssl-dev pkg-config curl iproute2
 VENV := .venv
-PYTHON_TEST_TOOLS := schemathesis==4.32.5 openapi-spec-validator==0.9.0 xxhash==4.1.0 kubernetes-validate==1.37.0
+PYTHON_TEST_TOOLS := schemathesis==4.32.5 openapi-spec-validator==0.9.0 xxhash==4.1.0 kubernetes-validate==1.37.0 numpy==2.3.5 requests==2.32.5
 
 # The molecules: ../shared/data/nci-tpsa where it exists, else what `make data` builds.
 MOLECULES := $(if $(wildcard ../shared/data/nci-tpsa/train.jsonl),../shared/data/nci-tpsa,data/nci-tpsa)

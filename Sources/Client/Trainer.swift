@@ -15,6 +15,8 @@ public final class Trainer: Sendable {
         public var batchSize = 32
         public var epochs = 1
         public var shuffleSeed: UInt64 = 0
+        /// Visit the samples in the order given instead of shuffling before each epoch.
+        public var shuffle = true
         /// Requests in flight at once (also the number of parts a batch is split into).
         public var parallel = 4
         /// Ask each server for the sum of its part's gradients instead of one per sample.
@@ -132,7 +134,7 @@ public final class Trainer: Sendable {
         var summaries: [EpochSummary] = []
         for epoch in stride(from: position.epoch, through: options.epochs, by: 1) {
             var generator = SeededGenerator(seed: options.shuffleSeed &+ UInt64(epoch))
-            let order = Array(data.samples.indices).shuffled(using: &generator)
+            let order = options.shuffle ? Array(data.samples.indices).shuffled(using: &generator) : Array(data.samples.indices)
             let started = ContinuousClock.now
             let starts = Array(stride(from: 0, to: order.count, by: options.batchSize))
             for batchStart in starts.dropFirst(position.batch) {

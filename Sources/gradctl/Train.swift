@@ -30,6 +30,7 @@ struct Train: AsyncParsableCommand {
     @Option(help: "Samples per mini-batch.") var batch = 32
     @Option(help: "Passes over the data.") var epochs = 1
     @Option(help: "Seed of the shuffle before each epoch.") var shuffleSeed: UInt64 = 0
+    @Flag(help: "Visit the samples in file order in every epoch instead of shuffling.") var noShuffle = false
     @Option(help: "Requests in flight at once.") var parallel = 4
     @Option(help: "Evaluation data, scored after each epoch (MSE and MAE).") var eval: String?
     @Option(help: "Write the loss of every step to this CSV file.") var history: String?
@@ -67,6 +68,7 @@ struct Train: AsyncParsableCommand {
         options.batchSize = batch
         options.epochs = epochs
         options.shuffleSeed = shuffleSeed
+        options.shuffle = !noShuffle
         options.parallel = parallel
         options.reduceSum = reduceSum
         options.tensorFormat = tensorFormat
@@ -111,7 +113,8 @@ extension Train {
     /// The options that decide the result of a run: a resumed run must have the same.
     func recordedConfiguration() throws -> [String: String] {
         var configuration = [
-            "batch": String(batch), "epochs": String(epochs), "shuffle-seed": String(shuffleSeed), "parallel": String(parallel),
+            "batch": String(batch), "epochs": String(epochs), "shuffle-seed": String(shuffleSeed), "shuffle": String(!noShuffle),
+            "parallel": String(parallel),
             "reduce-sum": String(reduceSum), "tensor-format": tensorFormat.rawValue, "keep-best": String(keepBest),
             "servers": String(servers.count), "eval": eval ?? "",
         ]
