@@ -32,7 +32,9 @@ public struct Dataset: Sendable {
 
     /// Reads CSV (input columns, target last; a header line is allowed) or JSON Lines
     /// (`{"x": [...], "t": ...}` or graph samples), chosen by the file's first character.
-    public static func load(path: String) throws(DatasetError) -> Dataset {
+    /// For prediction, `inputSize` lets CSV rows hold the inputs alone and JSON Lines leave out
+    /// `t` (targets that are there are read and not needed).
+    public static func load(path: String, inputSize: Int? = nil) throws(DatasetError) -> Dataset {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .unreadable("\(path): cannot read the file")
         }
@@ -47,7 +49,7 @@ public struct Dataset: Sendable {
             defer { isFirstLine = false }
             if isJSON {
                 do {
-                    dataset.samples.append(try line.withUnsafeBytes { try JSONReader.read($0) { try $0.readSample(requireTarget: true) } })
+                    dataset.samples.append(try line.withUnsafeBytes { try JSONReader.read($0) { try $0.readSample(requireTarget: inputSize == nil) } })
                 } catch let error as WireError {
                     throw .badLine("\(path):\(number): \(error.message)")
                 } catch {
@@ -63,12 +65,16 @@ public struct Dataset: Sendable {
                     throw .badLine("\(path):\(number): column \(bad + 1) \"\(fields[bad].prefix(40))\" is not a number")
                 }
                 let numbers = values.map { $0! }
-                guard numbers.count >= 2 else { throw .badLine("\(path):\(number): expected input columns and a target, got \(numbers.count) column") }
-                if let first = dataset.samples.first, case .vector(let x) = first.input, x.count != numbers.count - 1 {
-                    throw .badLine("\(path):\(number): expected \(x.count + 1) columns like the first row, got \(numbers.count)")
-                }
                 guard numbers.allSatisfy(\.isFinite) else { throw .badLine("\(path):\(number): a value is not finite") }
-                dataset.samples.append(Sample(x: Array(numbers.dropLast()), t: numbers.last!))
+                if let inputSize, numbers.count == inputSize {
+                    dataset.samples.append(Sample(x: numbers, t: 0))
+                } else {
+                    guard numbers.count >= 2 else { throw .badLine("\(path):\(number): expected input columns and a target, got \(numbers.count) column") }
+                    if let first = dataset.samples.first, case .vector(let x) = first.input, x.count != numbers.count - 1 {
+                        throw .badLine("\(path):\(number): expected \(x.count + 1) columns like the first row, got \(numbers.count)")
+                    }
+                    dataset.samples.append(Sample(x: Array(numbers.dropLast()), t: numbers.last!))
+                }
             }
             dataset.lines.append(number)
         }

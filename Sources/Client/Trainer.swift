@@ -201,6 +201,29 @@ public final class Trainer: Sendable {
         return position
     }
 
+    /// The servers' outputs for every sample, in order, `batchSize` samples a request, spread over
+    /// the live servers (one that fails is dropped and its batches move to the others).
+    /// `progress` hears how many samples are done.
+    public func predict(_ data: Dataset, batchSize: Int, progress: @Sendable (Int) -> Void = { _ in }) async throws -> [Float] {
+        guard batchSize >= 1 else { throw TrainingError.invalidOption("batch must be at least 1") }
+        let replicas = try ReplicaSet(servers, probeInterval: options.probeInterval, waitForServers: options.waitForServers, report: { _ in })
+        _ = try await replicas.start()
+        let batches = stride(from: 0, to: data.samples.count, by: batchSize).map { Array(data.samples[$0..<min($0 + batchSize, data.samples.count)]) }
+        var outputs: [Float] = []
+        outputs.reserveCapacity(data.samples.count)
+        // A window of requests at a time, so progress moves and memory stays bounded.
+        let window = max(options.parallel, servers.count) * 2
+        for start in stride(from: 0, to: batches.count, by: window) {
+            let answers = try await replicas.run(Array(batches[start..<min(start + window, batches.count)])) { server, batch in
+                try await server.forward(batch).outputs
+            }
+            for answer in answers { outputs += answer }
+            progress(outputs.count)
+            try await replicas.probeDropped()
+        }
+        return outputs
+    }
+
     /// Mean squared and absolute error of the servers' outputs on `data`, at the current parameters.
     public func evaluate(_ data: Dataset) async throws -> Evaluation {
         let replicas = try ReplicaSet(servers, probeInterval: options.probeInterval, waitForServers: options.waitForServers, report: { _ in })

@@ -10,7 +10,7 @@ struct Gradctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gradctl",
         abstract: "Talk to gradserve servers and train models on them remotely.",
-        subcommands: [Health.self, ModelCommand.self, Params.self, Forward.self, Demo.self, Train.self, CheckpointCommand.self])
+        subcommands: [Health.self, ModelCommand.self, Params.self, Forward.self, Demo.self, Train.self, Predict.self, CheckpointCommand.self])
 }
 
 /// Options every subcommand that talks to one server shares.
