@@ -56,8 +56,8 @@ public final class GradserveApp: HTTPHandler {
 
     /// Checked before the body is decoded, so an unauthorized request changes nothing.
     private func authorize(_ endpoint: any Endpoint, _ request: HTTPRequest) throws(APIError) {
-        guard !(endpoint is HealthEndpoint) else { return }
-        guard access.allows(authorization: request.head.headers["Authorization"], write: endpoint.isWrite) else {
+        guard endpoint.access != .open else { return }
+        guard access.allows(authorization: request.head.headers["Authorization"], write: endpoint.access == .write) else {
             var error = APIError(.unauthorized, code: "unauthorized", message: "\(request.head.path) needs Authorization: Bearer <token>")
             error.headers = [("WWW-Authenticate", "Bearer")]
             throw error

@@ -68,6 +68,28 @@ final class ReplicaSet {
         var error: (any Error)?
     }
 
+    /// Runs `work` for every (part, replica) job at once and returns each outcome, value or
+    /// error, ordered by replica. (A struct, not `Result`: a task group of `Result<_, any Error>`
+    /// crashed in release builds of Swift 6.3.1.)
+    private func fanOut<T: Sendable>(
+        _ jobs: [(part: Int, replica: Int)], _ work: @escaping @Sendable (GradClient, Int) async throws -> T
+    ) async -> [Outcome<T>] {
+        let clients = replicas.map(\.client)
+        return await withTaskGroup(of: Outcome<T>.self) { group in
+            for (part, replica) in jobs {
+                let client = clients[replica]
+                group.addTask {
+                    do { return Outcome(part: part, replica: replica, value: try await work(client, part)) } catch {
+                        return Outcome(part: part, replica: replica, error: error)
+                    }
+                }
+            }
+            var outcomes: [Outcome<T>] = []
+            for await outcome in group { outcomes.append(outcome) }
+            return outcomes.sorted { $0.replica < $1.replica }
+        }
+    }
+
     /// Runs `work` on every part, part i on the i-th live replica (round robin), and moves the
     /// parts of a replica that fails, or whose answer `check` refuses, to the live ones. The
     /// results come back in part order, whoever computed them.
@@ -78,19 +100,8 @@ final class ReplicaSet {
         var results = [T?](repeating: nil, count: parts.count)
         while case let missing = results.indices.filter({ results[$0] == nil }), !missing.isEmpty {
             let live = try await liveReplicasOrWait()
-            let outcomes = await withTaskGroup(of: Outcome<T>.self) { group in
-                for (k, part) in missing.enumerated() {
-                    let replica = live[k % live.count], client = replicas[replica].client, input = parts[part]
-                    group.addTask {
-                        do { return Outcome(part: part, replica: replica, value: try await work(client, input)) } catch {
-                            return Outcome(part: part, replica: replica, error: error)
-                        }
-                    }
-                }
-                var outcomes: [Outcome<T>] = []
-                for await outcome in group { outcomes.append(outcome) }
-                return outcomes
-            }
+            let jobs = missing.enumerated().map { (part: $1, replica: live[$0 % live.count]) }
+            let outcomes = await fanOut(jobs) { client, part in try await work(client, parts[part]) }
             for outcome in outcomes {
                 if let value = outcome.value {
                     if let problem = check(value) {
@@ -114,18 +125,8 @@ final class ReplicaSet {
     func apply(_ mean: TensorSet, baseVersion: Int, format: TensorFormat) async throws -> Int {
         while true {
             let live = try await liveReplicasOrWait()
-            let outcomes = await withTaskGroup(of: Outcome<VersionResponse>.self) { group in
-                for index in live {
-                    let client = replicas[index].client
-                    group.addTask {
-                        do { return Outcome(part: 0, replica: index, value: try await client.apply(mean, baseVersion: baseVersion, format: format)) } catch {
-                            return Outcome(part: 0, replica: index, error: error)
-                        }
-                    }
-                }
-                var outcomes: [Outcome<VersionResponse>] = []
-                for await outcome in group { outcomes.append(outcome) }
-                return outcomes.sorted { $0.replica < $1.replica }
+            let outcomes = await fanOut(live.map { (part: 0, replica: $0) }) { client, _ in
+                try await client.apply(mean, baseVersion: baseVersion, format: format)
             }
             var acknowledged: [(replica: Int, state: VersionResponse)] = []
             for outcome in outcomes {
@@ -184,19 +185,7 @@ final class ReplicaSet {
     /// At the start: every replica that answers takes part; the others are probed later. The
     /// state most of them share is trusted and the rest are brought in line with it.
     func start() async throws -> ModelDescription {
-        let outcomes = await withTaskGroup(of: Outcome<ModelDescription>.self) { group in
-            for (index, replica) in replicas.enumerated() {
-                let client = replica.client
-                group.addTask {
-                    do { return Outcome(part: 0, replica: index, value: try await client.model()) } catch {
-                        return Outcome(part: 0, replica: index, error: error)
-                    }
-                }
-            }
-            var outcomes: [Outcome<ModelDescription>] = []
-            for await outcome in group { outcomes.append(outcome) }
-            return outcomes.sorted { $0.replica < $1.replica }
-        }
+        let outcomes = await fanOut(replicas.indices.map { (part: 0, replica: $0) }) { client, _ in try await client.model() }
         var model: ModelDescription?
         for outcome in outcomes {
             if let description = outcome.value {

@@ -3,7 +3,7 @@ import Wire
 
 /// `POST /apply`: one optimizer step with a posted gradient, all or nothing, with the version rules.
 struct ApplyEndpoint: Endpoint {
-    var isWrite: Bool { true }
+    var access: EndpointAccess { .write }
 
     func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
         let body = try request.decodeJSON { try TensorsRequest(reading: &$0, field: "gradients") }

@@ -3,11 +3,20 @@ import HTTP
 /// One endpoint of the API: it decodes its request, does its work and encodes its answer.
 /// What it throws reaches the client through `HTTPResponseError`.
 protocol Endpoint: Sendable {
-    /// The endpoint changes the training state, so it needs the token whenever one is set.
-    var isWrite: Bool { get }
+    /// What a request needs to be let in, when a token is set.
+    var access: EndpointAccess { get }
     func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse
 }
 
+enum EndpointAccess {
+    /// Always open (liveness).
+    case open
+    /// Needs the token with `--read-token`.
+    case read
+    /// Changes the training state: needs the token whenever one is set.
+    case write
+}
+
 extension Endpoint {
-    var isWrite: Bool { false }
+    var access: EndpointAccess { .read }
 }

@@ -3,6 +3,8 @@ import Wire
 
 /// `GET /health`: liveness and the current version; never needs the token.
 struct HealthEndpoint: Endpoint {
+    var access: EndpointAccess { .open }
+
     func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
         var writer = JSONWriter()
         let snapshot = api.store.snapshot()

@@ -3,7 +3,7 @@ import Wire
 
 /// `PUT /checkpoint`: restores a checkpoint of the same model and optimizer.
 struct PutCheckpointEndpoint: Endpoint {
-    var isWrite: Bool { true }
+    var access: EndpointAccess { .write }
 
     func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
         let store = api.store

@@ -3,7 +3,7 @@ import Wire
 
 /// `PUT /params`: replaces every parameter, optionally only at a given version.
 struct PutParamsEndpoint: Endpoint {
-    var isWrite: Bool { true }
+    var access: EndpointAccess { .write }
 
     func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
         let body = try request.decodeJSON { try TensorsRequest(reading: &$0, field: "parameters") }
