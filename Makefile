@@ -2,12 +2,13 @@
 SHELL := /bin/bash
 APT_PACKAGES := libopenblas-dev libcurl4-openssl-dev pkg-config curl iproute2
 VENV := .venv
-PYTHON_TEST_TOOLS := schemathesis==4.32.5 openapi-spec-validator==0.9.0 xxhash==4.1.0 kubernetes-validate==1.37.0 numpy==2.3.5 requests==2.32.5
+PYTHON_TEST_TOOLS := schemathesis==4.32.5 openapi-spec-validator==0.9.0 xxhash==4.1.0 kubernetes-validate==1.37.0 numpy==2.3.5 requests==2.32.5 \
+	tensorboard==2.21.0
 
 # The molecules: ../shared/data/nci-tpsa where it exists, else what `make data` builds.
 MOLECULES := $(if $(wildcard ../shared/data/nci-tpsa/train.jsonl),../shared/data/nci-tpsa,data/nci-tpsa)
 
-.PHONY: deps venv build release demo test test-kernels data molecules train-molecules fuzz tsan asan bench
+.PHONY: deps venv build release demo test test-kernels data molecules train-molecules fuzz tsan asan bench proto
 
 # Installs the Debian packages that are missing, and only those.
 deps:
@@ -57,6 +58,14 @@ molecules:
 # Trains the GCN over HTTP to the validation MAE in the README (about 3 minutes on 2 cores).
 train-molecules: release molecules
 	scripts/train_molecules.sh $(MOLECULES) $(or $(EPOCHS),200)
+
+# Regenerates the committed Swift code of proto/*.proto (TensorBoard's event messages) with protoc
+# (Debian's protobuf-compiler) and the protoc-gen-swift of the swift-protobuf version Package.swift names.
+proto: deps
+	@command -v protoc >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler)
+	swift build --product protoc-gen-swift
+	protoc --plugin=protoc-gen-swift=.build/debug/protoc-gen-swift --swift_out=Sources/TensorBoard/Generated \
+		--proto_path=proto proto/tensorboard_event.proto
 
 # Fuzzes the HTTP head parser and the JSON request decoders with libFuzzer, FUZZ_SECONDS each
 # (default 600). Inputs that crash are written to Tests/FuzzCorpus/<target>/, where the tests

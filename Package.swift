@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/swift-extras/swift-extras-base64.git", from: "1.2.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(
@@ -34,12 +35,15 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(name: "Locking"),
+        .target(name: "Checksums"),
+        // TensorBoard event files: the generated code of proto/tensorboard_event.proto (`make proto`) and the TFRecord framing.
+        .target(name: "TensorBoard", dependencies: ["Checksums", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "Client", dependencies: ["Model", "Wire", "CCurl", "Locking"]),
         // The server's three layers; the dependency graph is the architecture (README, "Layout").
         // HTTP/1.1 on POSIX sockets: knows nothing of models or JSON.
         .target(name: "HTTP", dependencies: ["CLinux", "Locking", .product(name: "Logging", package: "swift-log")]),
         // The training state and its durability: knows nothing of HTTP or command lines.
-        .target(name: "Training", dependencies: ["Model", "Wire", "Locking"]),
+        .target(name: "Training", dependencies: ["Model", "Wire", "Locking", "Checksums"]),
         // The routes: the only place where HTTP and training meet.
         .target(name: "API", dependencies: [
             "HTTP", "Training", "Model", "Wire", "Locking",
@@ -54,7 +58,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "gradctl", dependencies: [
-            "Client", "Model", "Wire", "Locking", "CommandSupport",
+            "Client", "Model", "Wire", "Locking", "CommandSupport", "TensorBoard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "CFuzzer"),
@@ -72,6 +76,7 @@ let package = Package(
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Locking"]),
         .testTarget(name: "CommandSupportTests", dependencies: ["CommandSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model"]),
+        .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard", "Checksums"]),
         .testTarget(name: "APITests", dependencies: ["API", "HTTP", "Training", "Wire", "Model", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: ["API", "HTTP", "Training", "Wire", "Model", "Locking", "TestSupport", "FuzzTargets", "gradserve"]),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Wire", "Model", "TestSupport", "gradserve", "gradctl"]),

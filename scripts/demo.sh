@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, over HTTP: start gradserve on a free port, run the reference experiment with
 # gradctl, train on the synthetic task, then train the graph model on molecules for an epoch,
-# and stop the servers. MOLECULES names the folder with train.jsonl and valid.jsonl.
+# write its curves for TensorBoard and its predictions on the validation molecules, and stop the
+# servers. MOLECULES names the folder with train.jsonl and valid.jsonl; the outputs go to runs/demo/.
 set -euo pipefail
 bin=${BIN:-.build/debug}
 molecules=${MOLECULES:-../shared/data/nci-tpsa}
@@ -33,4 +34,15 @@ echo "== gradctl train: 20,000 synthetic samples (t = |x|), batch 32, 3 epochs, 
 echo
 echo "== gradctl train on molecules: a graph network (gradserve --model gcn), one epoch of $molecules over HTTP"
 start_server --model gcn --features 23 --hidden 64,64 --optimizer adam --lr 0.003
-"$bin/gradctl" train --server "$url" --data "$molecules/train.jsonl" --eval "$molecules/valid.jsonl" --epochs 1 --reduce-sum
+out=runs/demo
+rm -rf "$out/tensorboard"
+"$bin/gradctl" train --server "$url" --data "$molecules/train.jsonl" --eval "$molecules/valid.jsonl" --epochs 1 --reduce-sum \
+    --tensorboard "$out/tensorboard"
+
+echo
+echo "== gradctl predict: the trained graph network's outputs for every validation molecule"
+"$bin/gradctl" predict --server "$url" --data "$molecules/valid.jsonl" --out "$out/predictions.csv"
+
+echo
+echo "== done. The run's curves:  tensorboard --logdir $out/tensorboard"
+echo "   Its predictions, one a line in the order of $molecules/valid.jsonl:  $out/predictions.csv"

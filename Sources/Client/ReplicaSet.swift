@@ -119,10 +119,11 @@ final class ReplicaSet {
         return results.map { $0! }
     }
 
-    /// Applies `mean` at `baseVersion` on every live replica and returns the new version. A step
+    /// Applies `mean` at `baseVersion` on every live replica and returns the new version, with the
+    /// learning rate the trusted replica reports it used (nil when its answer was lost). A step
     /// that no replica acknowledged is settled with the first replica that comes back: it either
     /// holds the step (its version is base + 1) or gets the step again.
-    func apply(_ mean: TensorSet, baseVersion: Int, format: TensorFormat) async throws -> Int {
+    func apply(_ mean: TensorSet, baseVersion: Int, format: TensorFormat) async throws -> (version: Int, learningRate: Float?) {
         while true {
             let live = try await liveReplicasOrWait()
             let outcomes = await fanOut(live.map { (part: 0, replica: $0) }) { client, _ in
@@ -144,28 +145,32 @@ final class ReplicaSet {
             }
             if acknowledged.isEmpty {
                 // Nobody answered: the step may have landed on a replica that then went away.
-                if try await recover(acceptingUpTo: baseVersion + 1) == baseVersion + 1 { return version }
+                if try await recover(acceptingUpTo: baseVersion + 1) == baseVersion + 1 { return (version, nil) }
                 continue
             }
-            try await settle(acknowledged)
-            return version
+            let trusted = try await settle(acknowledged)
+            return (version, trusted.learningRate)
         }
     }
 
     /// Trusts the state most replicas report (on a tie, the first server's) and brings the others in line.
-    private func settle(_ states: [(replica: Int, state: VersionResponse)]) async throws {
+    /// Returns the trusted state.
+    @discardableResult
+    private func settle(_ states: [(replica: Int, state: VersionResponse)]) async throws -> VersionResponse {
+        func same(_ a: VersionResponse, _ b: VersionResponse) -> Bool { a.version == b.version && a.digest == b.digest }
         var groups: [(state: VersionResponse, replicas: [Int])] = []
         for (replica, state) in states {
-            if let g = groups.firstIndex(where: { $0.state == state }) { groups[g].replicas.append(replica) } else { groups.append((state, [replica])) }
+            if let g = groups.firstIndex(where: { same($0.state, state) }) { groups[g].replicas.append(replica) } else { groups.append((state, [replica])) }
         }
         let trusted = groups.max { $0.replicas.count < $1.replicas.count || $0.replicas.count == $1.replicas.count && $0.replicas[0] > $1.replicas[0] }!
         version = trusted.state.version
-        for group in groups where group.state != trusted.state {
+        for group in groups where !same(group.state, trusted.state) {
             for replica in group.replicas {
                 try await bringInLine(replica, from: trusted.replicas[0],
                                       because: "digest \(group.state.digest) at version \(group.state.version), while most replicas hold \(trusted.state.digest) at version \(trusted.state.version)")
             }
         }
+        return trusted.state
     }
 
     /// Copies the whole state of `source` onto `target` (parameters, optimizer state, version).

@@ -84,6 +84,8 @@ public final class Trainer: Sendable {
         /// The version the batch's gradients were computed at; the step made version + 1.
         public var version: Int
         public var loss: Double
+        /// The learning rate the servers used for this step (nil when the answer that said it was lost).
+        public var learningRate: Float?
         public var samplesDone: Int
         public var samplesPerEpoch: Int
         public var seconds: Double
@@ -95,6 +97,8 @@ public final class Trainer: Sendable {
         public var samplesPerSecond: Double
         public var evaluation: Evaluation?
         public var version: Int
+        /// Steps applied in the run at the end of this epoch.
+        public var step: Int
     }
 
     public struct Evaluation: Sendable {
@@ -142,18 +146,20 @@ public final class Trainer: Sendable {
                 let (mean, losses) = try await meanGradient(of: batch, version: position.version, layout: model.layout, on: replicas)
                 position.pendingLossSum = losses.reduce(0, +)
                 report(.position(position))
-                let version = try await replicas.apply(mean, baseVersion: position.version, format: options.tensorFormat)
+                let (version, learningRate) = try await replicas.apply(mean, baseVersion: position.version, format: options.tensorFormat)
                 position.advance(to: version)
                 report(.position(position))
                 try await replicas.probeDropped()
                 report(.step(Step(epoch: epoch, step: position.step, version: version - 1, loss: losses.reduce(0, +) / Double(losses.count),
+                                  learningRate: learningRate,
                                   samplesDone: min(batchStart + options.batchSize, order.count), samplesPerEpoch: order.count,
                                   seconds: (ContinuousClock.now - started).seconds)))
                 if options.shouldStop() { throw TrainingError.interrupted(position) }
             }
             let elapsed = (ContinuousClock.now - started).seconds
             var summary = EpochSummary(epoch: epoch, meanLoss: position.epochLossSum / Double(order.count),
-                                       samplesPerSecond: Double(order.count) / max(elapsed, 1e-9), evaluation: nil, version: position.version)
+                                       samplesPerSecond: Double(order.count) / max(elapsed, 1e-9), evaluation: nil, version: position.version,
+                                       step: position.step)
             if let evaluation {
                 let result = try await evaluate(evaluation, on: replicas)
                 summary.evaluation = result

@@ -1,3 +1,4 @@
+import Checksums
 import Model
 import Wire
 
@@ -62,7 +63,7 @@ public struct StateFile: Sendable, Equatable {
                 bytes.append(contentsOf: raw)
             }
         }
-        let crc = bytes.withUnsafeBytes { CRC32.checksum($0) }
+        let crc = bytes.withUnsafeBytes { CRC32.ieee.checksum($0) }
         append(crc, to: &bytes)
         return bytes
     }
@@ -113,7 +114,7 @@ public struct StateFile: Sendable, Equatable {
             throw .corrupt("corrupt: \(bytes.count) bytes, the header promises \(expectedLength)")
         }
         let stored = Self.uint32(bytes, at: expectedLength - 4)
-        let computed = bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[..<(expectedLength - 4)])) }
+        let computed = bytes.withUnsafeBytes { CRC32.ieee.checksum(UnsafeRawBufferPointer(rebasing: $0[..<(expectedLength - 4)])) }
         guard stored == computed else {
             throw .corrupt("corrupt: checksum \(String(computed, radix: 16)) does not match the stored \(String(stored, radix: 16))")
         }

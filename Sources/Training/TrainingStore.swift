@@ -63,17 +63,20 @@ public final class TrainingStore: Sendable {
     }
 
     /// One optimizer step with a posted gradient. With `baseVersion`, accepted only if the
-    /// current version is at most `maxStaleness` steps ahead of it. Returns the new snapshot.
-    public func apply(_ tensors: [String: Tensor], baseVersion: Int?) throws(WriteError) -> Snapshot {
+    /// current version is at most `maxStaleness` steps ahead of it. Returns the new snapshot and
+    /// the learning rate the step used.
+    public func apply(_ tensors: [String: Tensor], baseVersion: Int?) throws(WriteError) -> (snapshot: Snapshot, learningRate: Float) {
         let update: GradientUpdate
         do { update = try GradientUpdate(layout: network.layout, tensors: tensors) } catch { throw .invalid(error) }
-        return try commit { snapshot, optimizerState throws(WriteError) in
+        var learningRate: Float = 0
+        let snapshot = try commit { snapshot, optimizerState throws(WriteError) in
             if let baseVersion {
                 guard baseVersion <= snapshot.version, snapshot.version - baseVersion <= maxStaleness else {
                     throw .versionConflict(base: baseVersion, current: snapshot.version, maxStaleness: maxStaleness)
                 }
             }
             var parameters = snapshot.parameters
+            learningRate = optimizer.learningRate(afterSteps: optimizerState.step)
             do throws(ModelError) {
                 try optimizer.apply(update, to: &parameters, state: &optimizerState)
             } catch {
@@ -81,6 +84,7 @@ public final class TrainingStore: Sendable {
             }
             return (snapshot.version + 1, parameters)
         }
+        return (snapshot, learningRate)
     }
 
     /// Replaces every parameter. With `expectedVersion`, only if it is the current version.

@@ -41,29 +41,34 @@ public struct HealthResponse: Sendable, Equatable {
 public struct VersionResponse: Sendable, Equatable {
     public var version: Int
     public var digest: String
+    /// In answers to `/apply`: the learning rate the step used.
+    public var learningRate: Float?
 
-    public init(version: Int, digest: String) {
+    public init(version: Int, digest: String, learningRate: Float? = nil) {
         self.version = version
         self.digest = digest
+        self.learningRate = learningRate
     }
 
     public init(reading reader: inout JSONReader) throws {
-        var version: Int?, digest: String?
+        var version: Int?, digest: String?, learningRate: Float?
         try reader.readObject { reader, key in
             switch key {
             case "version": version = try reader.readInt()
             case "digest": digest = try reader.readString()
+            case "learning_rate": learningRate = try reader.readFloat()
             default: try reader.skipValue()
             }
         }
         guard let version, let digest else { throw reader.invalid("expected version and digest") }
-        self.init(version: version, digest: digest)
+        self.init(version: version, digest: digest, learningRate: learningRate)
     }
 
     public func encode(to writer: inout JSONWriter) {
         writer.object { w in
             w.key("version"); w.number(version)
             w.key("digest"); w.string(digest)
+            if let learningRate { w.key("learning_rate"); w.number(learningRate) }
         }
     }
 }

@@ -18,7 +18,7 @@ struct CheckpointCommand: AsyncParsableCommand {
     struct Save: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write the server's parameters, optimizer state and version to FILE.")
         @OptionGroup var options: ServerOptions
-        @Argument(help: "The file to write (replaced atomically).") var file: String
+        @Argument(help: ArgumentHelp("The file to write (replaced atomically).", valueName: "file")) var file: String
 
         func run() async throws {
             let client = try options.makeClient()
@@ -36,7 +36,7 @@ struct CheckpointCommand: AsyncParsableCommand {
     struct Restore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Put the state in FILE on the server (same model and optimizer only).")
         @OptionGroup var options: ServerOptions
-        @Argument(help: "A file written by `gradctl checkpoint save`.") var file: String
+        @Argument(help: ArgumentHelp("A file written by `gradctl checkpoint save`.", valueName: "file")) var file: String
 
         func run() async throws {
             let saved = try CheckpointCommand.read(file)

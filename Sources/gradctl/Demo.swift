@@ -10,7 +10,8 @@ struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the reference experiment over HTTP: per-sample gradients, averaged by the client, one /apply.")
     @OptionGroup var options: ServerOptions
-    @Option(help: "Seed of the known parameters (uniform in [0,1)) and of the two random samples.")
+    @Option(help: ArgumentHelp("Seed of the known parameters (uniform in [0,1)) and of the two random samples, any 64-bit unsigned integer.",
+                               valueName: "seed"))
     var seed: UInt64 = 42
 
     func run() async throws {

@@ -15,12 +15,16 @@ struct Gradctl: AsyncParsableCommand {
 
 /// Options every subcommand that talks to one server shares.
 struct ServerOptions: ParsableArguments {
-    @Option(help: "Server base URL.")
+    @Option(help: ArgumentHelp("Server base URL (http://host:port).", valueName: "url"))
     var server = "http://127.0.0.1:8080"
-    @Option(help: "Seconds allowed for one request.")
+    @Option(help: ArgumentHelp("Seconds allowed for one request (above 0).", valueName: "seconds"))
     var timeout = 60.0
-    @Option(help: "File holding the bearer token (or set GRADSERVE_TOKEN).")
+    @Option(help: ArgumentHelp("File holding the bearer token (or set GRADSERVE_TOKEN); surrounding whitespace is ignored.", valueName: "file"))
     var tokenFile: String?
+
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be above 0 seconds") }
+    }
 
     func clientConfiguration() throws -> GradClient.Configuration {
         var configuration = GradClient.Configuration()
@@ -89,7 +93,8 @@ struct Params: AsyncParsableCommand {
 struct Forward: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "The model's output for one input.")
     @OptionGroup var options: ServerOptions
-    @Option(help: "The input, comma-separated, such as 1,1,1.") var x: String
+    @Option(help: ArgumentHelp("The input: the server's input size of numbers, comma-separated, such as 1,1,1.", valueName: "numbers"))
+    var x: String
 
     func run() async throws {
         let values = x.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }

@@ -9,17 +9,32 @@ struct Predict: AsyncParsableCommand {
 
     enum Format: String, ExpressibleByArgument { case csv, jsonl }
 
-    @Option(name: .customLong("server"), help: "Server base URL; repeat to spread the requests over several servers.")
+    @Option(name: .customLong("server"), help: ArgumentHelp(
+        "Server base URL (http://host:port); repeat to spread the requests over several servers, which must hold the same parameters.",
+        valueName: "url"))
     var servers: [String] = ["http://127.0.0.1:8080"]
-    @Option(help: "Samples: CSV (the inputs, a target column is allowed and ignored) or JSON Lines (vectors or graphs; t optional).")
+    @Option(help: ArgumentHelp(
+        "Samples: CSV (the inputs, one sample a line; a target column is allowed and ignored) or JSON Lines (vectors or graphs; t optional).",
+        valueName: "file"))
     var data: String
-    @Option(help: "Where to write the outputs (default: standard output).") var out: String?
-    @Option(help: "csv (one output a line) or jsonl ({\"output\": y} a line); default: from --out's extension, else csv.")
+    @Option(help: ArgumentHelp("Where to write the outputs, one a line in input order (default: standard output).", valueName: "file"))
+    var out: String?
+    @Option(help: ArgumentHelp("csv (a header, then one output a line) or jsonl ({\"output\": y} a line); default: from --out's extension, else csv.",
+                               valueName: "format"))
     var format: Format?
-    @Option(help: "Samples per request (1 or more).") var batch = 256
-    @Option(help: "Requests in flight per server, twice over.") var parallel = 4
-    @Option(help: "Seconds allowed for one request.") var timeout = 60.0
-    @Option(help: "File holding the bearer token (or set GRADSERVE_TOKEN).") var tokenFile: String?
+    @Option(help: ArgumentHelp("Samples per request (1 or more).", valueName: "samples")) var batch = 256
+    @Option(help: ArgumentHelp("Requests in flight at once over all servers (1 or more; at least one per server, and twice this many are queued ahead).",
+                               valueName: "requests"))
+    var parallel = 4
+    @Option(help: ArgumentHelp("Seconds allowed for one request (above 0); a server slower than this is left out.", valueName: "seconds"))
+    var timeout = 60.0
+    @Option(help: ArgumentHelp("File holding the bearer token (or set GRADSERVE_TOKEN); surrounding whitespace is ignored.", valueName: "file"))
+    var tokenFile: String?
+
+    func validate() throws {
+        guard batch >= 1, parallel >= 1 else { throw ValidationError("--batch and --parallel must each be at least 1") }
+        guard timeout > 0 else { throw ValidationError("--timeout must be above 0 seconds") }
+    }
 
     func run() async throws {
         let transport = CurlTransport(maxConnections: max(parallel, servers.count))

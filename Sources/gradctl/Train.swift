@@ -3,6 +3,7 @@ import ArgumentParser
 import Client
 import Foundation
 import Model
+import TensorBoard
 import Wire
 
 struct Train: AsyncParsableCommand {
@@ -20,35 +21,63 @@ struct Train: AsyncParsableCommand {
             and Ctrl-C stops it cleanly after the step in flight.
             """)
 
-    @Option(name: .customLong("server"), help: "Server base URL; repeat to spread the work over several servers.")
+    @Option(name: .customLong("server"), help: ArgumentHelp(
+        "Server base URL (http://host:port); repeat to spread the work over several servers, which must hold the same state.",
+        valueName: "url"))
     var servers: [String] = ["http://127.0.0.1:8080"]
-    @Option(help: "Training data: CSV (inputs, target last) or JSON Lines ({\"x\": [...], \"t\": ...} or graphs).")
+    @Option(help: ArgumentHelp(
+        "Training data: CSV (the inputs, then the target, one sample a line) or JSON Lines ({\"x\": [...], \"t\": number} or graphs {\"nodes\": ..., \"edges\": ..., \"t\": number}). Give this or --synthetic.",
+        valueName: "file"))
     var data: String?
-    @Option(help: "Instead of --data, N samples of the reference task (x uniform in [0,1)^D, t = |x|).")
+    @Option(help: ArgumentHelp(
+        "Instead of --data, this many samples (1 or more) of the reference task: x uniform in [0,1)^D, t = |x|, D the server's input size.",
+        valueName: "n"))
     var synthetic: Int?
-    @Option(help: "Seed of the synthetic data.") var dataSeed: UInt64 = 1
-    @Option(help: "Samples per mini-batch.") var batch = 32
-    @Option(help: "Passes over the data.") var epochs = 1
-    @Option(help: "Seed of the shuffle before each epoch.") var shuffleSeed: UInt64 = 0
+    @Option(help: ArgumentHelp("Seed of the synthetic data, any 64-bit unsigned integer.", valueName: "seed"))
+    var dataSeed: UInt64 = 1
+    @Option(help: ArgumentHelp("Samples per mini-batch (1 or more); the last batch of an epoch may be smaller.", valueName: "samples"))
+    var batch = 32
+    @Option(help: ArgumentHelp("Passes over the data (1 or more).", valueName: "n")) var epochs = 1
+    @Option(help: ArgumentHelp("Seed of the shuffle before each epoch, any 64-bit unsigned integer (epoch e shuffles with seed + e).", valueName: "seed"))
+    var shuffleSeed: UInt64 = 0
     @Flag(help: "Visit the samples in file order in every epoch instead of shuffling.") var noShuffle = false
-    @Option(help: "Requests in flight at once.") var parallel = 4
-    @Option(help: "Evaluation data, scored after each epoch (MSE and MAE).") var eval: String?
-    @Option(help: "Write the loss of every step to this CSV file.") var history: String?
-    @Flag(help: "Ask each server for the sum of its part's gradients instead of one gradient per sample.")
+    @Option(help: ArgumentHelp("Requests in flight at once over all servers (1 or more); each batch is split into max(parallel, servers) parts.",
+                               valueName: "requests"))
+    var parallel = 4
+    @Option(help: ArgumentHelp("Evaluation data in the format of --data, scored after each epoch (MSE and MAE).", valueName: "file"))
+    var eval: String?
+    @Option(help: ArgumentHelp("Write the loss of every step to this CSV file (step, epoch, version, loss, seconds); replaced if it exists.",
+                               valueName: "file"))
+    var history: String?
+    @Option(help: ArgumentHelp(
+        "Write TensorBoard event files to this folder (created if missing; a resumed run adds a file): the loss and learning rate of every step, the mean loss, samples/s and evaluation of every epoch.",
+        valueName: "dir"))
+    var tensorboard: String?
+    @Flag(help: "Ask each server for the sum of its part's gradients instead of one gradient per sample (same result, less traffic).")
     var reduceSum = false
-    @Option(help: "Tensor encoding on the wire: numbers or b64.") var tensorFormat: TensorFormat = .numbers
-    @Flag(help: "At the end, put back the parameters of the epoch with the best evaluation MAE.") var keepBest = false
-    @Option(help: "Seconds allowed for one request; a server slower than this is dropped from the run.") var timeout = 60.0
-    @Option(help: "Seconds between probes of a dropped server, which rejoins once it answers.") var probeInterval = 2.0
-    @Option(help: "Seconds to wait for a server when none is live, before giving up.") var waitForServers = 60.0
-    @Option(help: "File holding the bearer token (or set GRADSERVE_TOKEN).") var tokenFile: String?
-    @Option(help: "Folder that records the run; the same command with the same folder resumes it where it stopped.")
+    @Option(help: ArgumentHelp("Tensor encoding on the wire both ways: numbers (JSON arrays) or b64 (little-endian Float32, base64; exact and smaller).",
+                               valueName: "format"))
+    var tensorFormat: TensorFormat = .numbers
+    @Flag(help: "At the end, put back the parameters of the epoch with the lowest evaluation MAE (needs --eval).") var keepBest = false
+    @Option(help: ArgumentHelp("Seconds allowed for one request (above 0); a server slower than this is dropped from the run.", valueName: "seconds"))
+    var timeout = 60.0
+    @Option(help: ArgumentHelp("Seconds between probes of a dropped server (above 0), which rejoins once it answers.", valueName: "seconds"))
+    var probeInterval = 2.0
+    @Option(help: ArgumentHelp("Seconds to wait for a server when none is live (0 or more), before giving up.", valueName: "seconds"))
+    var waitForServers = 60.0
+    @Option(help: ArgumentHelp("File holding the bearer token for /apply (or set GRADSERVE_TOKEN); surrounding whitespace is ignored.", valueName: "file"))
+    var tokenFile: String?
+    @Option(help: ArgumentHelp("Folder that records the run (created if missing); the same command with the same folder resumes it where it stopped.",
+                               valueName: "dir"))
     var runDir: String?
 
     func validate() throws {
         guard (data == nil) != (synthetic == nil) else { throw ValidationError("give either --data FILE or --synthetic N") }
         if keepBest, eval == nil { throw ValidationError("--keep-best needs --eval FILE") }
         guard probeInterval > 0, waitForServers >= 0 else { throw ValidationError("--probe-interval must be above 0 and --wait-for-servers at least 0") }
+        guard batch >= 1, epochs >= 1, parallel >= 1 else { throw ValidationError("--batch, --epochs and --parallel must each be at least 1") }
+        guard timeout > 0 else { throw ValidationError("--timeout must be above 0 seconds") }
+        if let synthetic, synthetic < 1 { throw ValidationError("--synthetic must be at least 1") }
     }
 
     func run() async throws {
@@ -88,13 +117,18 @@ struct Train: AsyncParsableCommand {
         print("training on \(training.samples.count) samples from \(training.source) with \(servers.count) server(s): "
               + "batch \(batch), \(epochs) epoch(s), \(parallel) request(s) in flight")
         let progress = Progress(history: try history.map(HistoryFile.init))
+        let curves = try tensorboard.map { directory in
+            do { return TensorBoardLog(writer: try SummaryWriter(directory: directory)) } catch { throw ValidationError("--tensorboard: \(error)") }
+        }
         let report: Trainer.Report
         do {
             report = try await trainer.train(training, evaluation: evaluation) { event in
                 switch event {
                 case .position(let position): runDirectory?.save(position)
                 case .best(_, let checkpoint): runDirectory?.saveBest(checkpoint)
-                default: progress.handle(event)
+                default:
+                    progress.handle(event)
+                    curves?.handle(event)
                 }
             }
         } catch TrainingError.interrupted(let position) {
@@ -166,6 +200,29 @@ final class HistoryFile: Sendable {
 
     func append(_ step: Trainer.Step) {
         handle.write(Data("\(step.step),\(step.epoch),\(step.version),\(step.loss),\(String(format: "%.4f", step.seconds))\n".utf8))
+    }
+}
+
+/// The run's curves as TensorBoard scalars, on the axis of steps applied in the run (as the history's `step`).
+struct TensorBoardLog: Sendable {
+    let writer: SummaryWriter
+
+    func handle(_ event: Trainer.Event) {
+        switch event {
+        case .step(let step):
+            var scalars = [(tag: "train/loss", value: Float(step.loss))]
+            if let rate = step.learningRate { scalars.append(("train/learning_rate", rate)) }
+            writer.add(scalars, step: step.step)
+        case .epoch(let summary):
+            var scalars = [(tag: "epoch/loss", value: Float(summary.meanLoss)),
+                           ("epoch/samples_per_second", Float(summary.samplesPerSecond))]
+            if let evaluation = summary.evaluation {
+                scalars += [("eval/mse", Float(evaluation.meanSquaredError)), ("eval/mae", Float(evaluation.meanAbsoluteError))]
+            }
+            writer.add(scalars, step: summary.step)
+        default:
+            break
+        }
     }
 }
 

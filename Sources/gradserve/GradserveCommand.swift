@@ -17,81 +17,101 @@ struct GradserveCommand: ParsableCommand {
         commandName: "gradserve",
         abstract: "Serve a neural network's per-sample gradients and optimizer steps over HTTP/JSON.")
 
-    @Option(help: "Address to listen on. Anything but loopback exposes the server: put TLS in front.")
+    @Option(help: ArgumentHelp("IPv4 address to listen on. Anything but loopback exposes the server: put TLS in front.", valueName: "address"))
     var host = "127.0.0.1"
-    @Option(help: "Port to listen on; 0 picks a free one (printed on the first line of stdout).")
+    @Option(help: ArgumentHelp("TCP port to listen on, 0 to 65535; 0 picks a free one (printed on the first line of stdout).", valueName: "port"))
     var port: UInt16 = 8080
-    @Option(help: "mlp (dense, samples {\"x\": [...]}) or gcn (graph convolutions, samples {\"nodes\": [[...]], \"edges\": [[i, j]]}).")
+    @Option(help: ArgumentHelp(
+        "mlp (dense, samples {\"x\": [...]}) or gcn (graph convolutions, samples {\"nodes\": [[...]], \"edges\": [[i, j]]}).",
+        valueName: "kind"))
     var model: ModelKind = .mlp
-    @Option(help: "mlp: sizes D,H1,H2.")
+    @Option(help: ArgumentHelp("mlp: sizes D,H1,H2 (inputs, then the two tanh layers' widths), each 1 to 65536.", valueName: "sizes"))
     var layers = "3,3,3"
-    @Option(help: "gcn: features per node.")
+    @Option(help: ArgumentHelp("gcn: features per node, 1 to 65536.", valueName: "n"))
     var features = 23
-    @Option(help: "gcn: widths of the graph-convolution layers.")
+    @Option(help: ArgumentHelp("gcn: widths of the graph-convolution layers, 1 to 16 of them, each 1 to 65536.", valueName: "sizes"))
     var hidden = "64,64"
-    @Option(help: "gcn: sum or mean over nodes.")
+    @Option(help: ArgumentHelp("gcn: how node states become the graph's: sum or mean over nodes.", valueName: "readout"))
     var readout: GCN.Readout = .sum
-    @Option(help: "gcn: most nodes in one graph.")
+    @Option(help: ArgumentHelp("gcn: most nodes in one graph (1 or more); larger graphs are refused with 422.", valueName: "nodes"))
     var maxNodes = 10_000
-    @Option(help: "gcn: most edges in one graph.")
+    @Option(help: ArgumentHelp("gcn: most edges in one graph (0 or more); larger graphs are refused with 422.", valueName: "edges"))
     var maxEdges = 100_000
-    @Option(help: "Seed of the initial parameters.")
+    @Option(help: ArgumentHelp("Seed of the initial parameters, any 64-bit unsigned integer.", valueName: "seed"))
     var seed: UInt64 = 42
-    @Option(name: .customLong("init"), help: "Initial weights: glorot or uniform01 (biases start at zero).")
+    @Option(name: .customLong("init"), help: ArgumentHelp("Initial weights: glorot (uniform, scaled by fan-in and fan-out) or uniform01 (uniform in [0,1)); biases start at zero.",
+                                                          valueName: "scheme"))
     var initialization: Initialization = .glorot
-    @Option(help: "sgd, momentum or adam.")
+    @Option(help: ArgumentHelp("sgd, momentum or adam.", valueName: "kind"))
     var optimizer: OptimizerConfiguration.Kind = .sgd
-    @Option(help: "Learning rate.")
+    @Option(help: ArgumentHelp("Learning rate, a finite number above 0 (the rate of the first step under a schedule).", valueName: "rate"))
     var lr: Float = 0.001
-    @Option(help: "Momentum coefficient (momentum optimizer).")
+    @Option(help: ArgumentHelp("Momentum coefficient of the momentum optimizer, in [0, 1).", valueName: "coefficient"))
     var momentum: Float = 0.9
-    @Option(help: "Adam's beta1.")
+    @Option(help: ArgumentHelp("Adam's decay of the first moment, in [0, 1).", valueName: "beta1"))
     var beta1: Float = 0.9
-    @Option(help: "Adam's beta2.")
+    @Option(help: ArgumentHelp("Adam's decay of the second moment, in [0, 1).", valueName: "beta2"))
     var beta2: Float = 0.999
-    @Option(help: "Adam's epsilon.")
+    @Option(help: ArgumentHelp("Adam's epsilon, a finite number above 0.", valueName: "epsilon"))
     var epsilon: Float = 1e-8
-    @Option(help: "Clip each posted gradient to this global L2 norm.")
+    @Option(help: ArgumentHelp("Scale each posted gradient down to this global L2 norm when above it, a finite number above 0 (default: no clipping).",
+                               valueName: "norm"))
     var clipNorm: Float?
-    @Option(help: "Learning-rate schedule: constant or cosine.")
+    @Option(help: ArgumentHelp("Learning-rate schedule: constant, or cosine (decays from --lr to --lr x --lr-final-factor over --lr-decay-steps steps, then stays).",
+                               valueName: "schedule"))
     var lrSchedule: ScheduleKind = .constant
-    @Option(help: "Cosine schedule: steps over which the rate decays.")
+    @Option(help: ArgumentHelp("Cosine schedule: optimizer steps over which the rate decays, 1 or more.", valueName: "steps"))
     var lrDecaySteps = 1000
-    @Option(help: "Cosine schedule: final rate as a fraction of --lr.")
+    @Option(help: ArgumentHelp("Cosine schedule: final rate as a fraction of --lr, in [0, 1].", valueName: "fraction"))
     var lrFinalFactor: Float = 0.0
-    @Option(help: "How many versions an /apply base version may lag behind.")
+    @Option(help: ArgumentHelp("Versions an /apply base version may lag behind the current one, 0 or more (0: strictly synchronous).",
+                               valueName: "versions"))
     var maxStaleness = 0
-    @Option(help: "Event-loop threads (default: one per core).")
+    @Option(help: ArgumentHelp("Event-loop threads, 1 or more (default: one per core).", valueName: "threads"))
     var threads = HTTPServer.coreCount
-    @Option(help: "Worker threads for requests with bodies of 16 KiB or more (default: one per core).")
+    @Option(help: ArgumentHelp("Worker threads for requests with bodies of 16 KiB or more, 1 or more (default: one per core).", valueName: "threads"))
     var workers = HTTPServer.coreCount
-    @Option(help: "Such requests that may wait for a worker; more are answered 503 with Retry-After.")
+    @Option(help: ArgumentHelp("Such requests that may wait for a worker, 0 or more; more are answered 503 with Retry-After.", valueName: "requests"))
     var maxQueuedRequests = 64
-    @Option(help: "Largest request body in bytes.")
+    @Option(help: ArgumentHelp("Largest request body in bytes, 1 or more; larger bodies are answered 413.", valueName: "bytes"))
     var maxBodyBytes = 64 * 1024 * 1024
-    @Option(help: "Most samples in one request.")
+    @Option(help: ArgumentHelp("Most samples in one request, 1 or more; more are answered 400.", valueName: "samples"))
     var maxSamples = 100_000
-    @Option(help: "Most gradient values (samples x parameters) in one per-sample /gradients answer.")
+    @Option(help: ArgumentHelp("Most gradient values (samples x parameters) in one per-sample /gradients answer, 1 or more; more are answered 422 (reduce: sum has no such limit).",
+                               valueName: "values"))
     var maxGradientValues = 1 << 25
-    @Option(help: "Seconds a request may take to arrive, and a response to be read.")
+    @Option(help: ArgumentHelp("Seconds a request may take to arrive, and a response to be read, above 0.", valueName: "seconds"))
     var requestTimeout = 30.0
-    @Option(help: "Seconds an idle keep-alive connection stays open.")
+    @Option(help: ArgumentHelp("Seconds an idle keep-alive connection stays open, above 0.", valueName: "seconds"))
     var idleTimeout = 120.0
-    @Option(help: "Folder that keeps the parameters, optimizer state and version across restarts (resumed on start).")
+    @Option(help: ArgumentHelp("Folder that keeps the parameters, optimizer state and version across restarts (created if missing; resumed on start).",
+                               valueName: "dir"))
     var state: String?
-    @Option(help: "With --state: always (a write is acknowledged once on disk) or interval (saved every second and on shutdown).")
+    @Option(help: ArgumentHelp("With --state: always (a write is acknowledged once on disk) or interval (saved every second and on shutdown).",
+                               valueName: "policy"))
     var fsync: StateDirectory.Sync = .interval
-    @Option(help: "Start from this checkpoint file (written by gradctl checkpoint save) instead of the seed; a state already saved in --state wins.")
+    @Option(help: ArgumentHelp("Start from this checkpoint file (written by gradctl checkpoint save) instead of the seed; a state already saved in --state wins.",
+                               valueName: "file"))
     var initFrom: String?
-    @Option(help: "File holding the bearer token that /apply, PUT /params and PUT /checkpoint need (or set GRADSERVE_TOKEN).")
+    @Option(help: ArgumentHelp("File holding the bearer token that /apply, PUT /params and PUT /checkpoint need (or set GRADSERVE_TOKEN); surrounding whitespace is ignored.",
+                               valueName: "file"))
     var tokenFile: String?
     @Flag(help: "Require the token for the read endpoints too (all but /health).")
     var readToken = false
-    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    @Option(help: ArgumentHelp("Least severe log level written to stderr: trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: Logger.Level = .info
 
     enum ScheduleKind: String, ExpressibleByArgument { case constant, cosine }
     enum ModelKind: String, ExpressibleByArgument { case mlp, gcn }
+
+    func validate() throws {
+        guard threads >= 1, workers >= 1 else { throw ValidationError("--threads and --workers must each be at least 1") }
+        guard maxQueuedRequests >= 0 else { throw ValidationError("--max-queued-requests must be at least 0") }
+        guard maxBodyBytes >= 1, maxSamples >= 1, maxGradientValues >= 1 else {
+            throw ValidationError("--max-body-bytes, --max-samples and --max-gradient-values must each be at least 1")
+        }
+        guard requestTimeout > 0, idleTimeout > 0 else { throw ValidationError("--request-timeout and --idle-timeout must be above 0 seconds") }
+    }
 
     func makeConfiguration() throws -> GradserveConfiguration {
         var configuration = GradserveConfiguration()

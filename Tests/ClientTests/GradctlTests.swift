@@ -122,6 +122,34 @@ import Wire
         #expect(try curl(["\(server.url)/health"]).body.hasPrefix(#"{"status":"ok","version":0,"digest":"#))
     }
 
+    /// The ranges each option's --help states are the ones enforced: a value outside is refused
+    /// before anything starts (exit code 64, as every usage error), naming the option.
+    @Test func optionsOutsideTheRangeTheirHelpStatesAreRefused() throws {
+        let gradserve = ServerProcess.binary("gradserve").path
+        let cases: [(String, [String], String)] = [
+            (gradctl, ["train", "--synthetic", "10", "--batch", "0"], "--batch, --epochs and --parallel must each be at least 1"),
+            (gradctl, ["train", "--synthetic", "10", "--epochs", "0"], "--batch, --epochs and --parallel must each be at least 1"),
+            (gradctl, ["train", "--synthetic", "0"], "--synthetic must be at least 1"),
+            (gradctl, ["train", "--synthetic", "10", "--timeout", "0"], "--timeout must be above 0 seconds"),
+            (gradctl, ["train", "--synthetic", "10", "--probe-interval", "0"], "--probe-interval must be above 0"),
+            (gradctl, ["health", "--timeout=-1"], "--timeout must be above 0 seconds"),
+            (gradctl, ["predict", "--data", "x.csv", "--batch", "0"], "--batch and --parallel must each be at least 1"),
+            (gradserve, ["--threads", "0"], "--threads and --workers must each be at least 1"),
+            (gradserve, ["--max-queued-requests=-1"], "--max-queued-requests must be at least 0"),
+            (gradserve, ["--max-samples", "0"], "--max-body-bytes, --max-samples and --max-gradient-values must each be at least 1"),
+            (gradserve, ["--idle-timeout", "0"], "--request-timeout and --idle-timeout must be above 0 seconds"),
+            (gradserve, ["--lr", "0"], "lr: expected a finite number > 0, got 0.0"),
+            (gradserve, ["--momentum", "1"], "momentum: expected a number in [0, 1), got 1.0"),
+            (gradserve, ["--lr-schedule", "cosine", "--lr-final-factor", "1.5"], "lr-final-factor: expected a number in [0, 1], got 1.5"),
+            (gradserve, ["--max-staleness=-1"], "max-staleness: expected 0 or more, got -1"),
+        ]
+        for (binary, arguments, message) in cases {
+            let result = try run(binary, arguments)
+            #expect(result.status == 64, "\(arguments): \(result.status)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
+    }
+
     @Test func connectionAndServerErrorsAreClear() throws {
         let down = try run(gradctl, ["health", "--server", "http://127.0.0.1:1", "--timeout", "2"])
         #expect(down.status != 0)

@@ -7,11 +7,11 @@ struct ApplyEndpoint: Endpoint {
 
     func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
         let body = try request.decodeJSON { try TensorsRequest(reading: &$0, field: "gradients") }
-        let snapshot = try api.store.apply(body.tensors, baseVersion: body.version)
+        let (snapshot, learningRate) = try api.store.apply(body.tensors, baseVersion: body.version)
         api.metrics.applies.increment()
         api.metrics.version.set(Int64(snapshot.version))
         var writer = JSONWriter()
-        VersionResponse(version: snapshot.version, digest: snapshot.digest).encode(to: &writer)
+        VersionResponse(version: snapshot.version, digest: snapshot.digest, learningRate: learningRate).encode(to: &writer)
         return writer.response
     }
 }
