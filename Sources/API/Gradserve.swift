@@ -39,29 +39,35 @@ public struct RequestLimits: Sendable {
 
 /// Which network the server trains.
 public enum NetworkConfiguration: Sendable, Equatable {
-    case mlp(layers: [Int])
-    case gcn(features: Int, hidden: [Int], readout: GCN.Readout, maxNodes: Int, maxEdges: Int)
+    case mlp(layers: [Int], options: NetworkOptions = NetworkOptions())
+    case gcn(features: Int, hidden: [Int], readout: GCN.Readout, maxNodes: Int, maxEdges: Int, options: NetworkOptions = GCN.defaultOptions)
 
     func makeNetwork() throws(ModelError) -> any Network {
         switch self {
-        case .mlp(let layers):
-            try MLP(layers: layers)
-        case .gcn(let features, let hidden, let readout, let maxNodes, let maxEdges):
-            try GCN(features: features, hidden: hidden, readout: readout, maxNodes: maxNodes, maxEdges: maxEdges)
+        case .mlp(let layers, let options):
+            try MLP(layers: layers, options: options)
+        case .gcn(let features, let hidden, let readout, let maxNodes, let maxEdges, let options):
+            try GCN(features: features, hidden: hidden, readout: readout, maxNodes: maxNodes, maxEdges: maxEdges, options: options)
         }
     }
 
-    /// The sizes reported by `/model`: [D, H1, H2] or [F, hidden...].
+    /// The sizes reported by `/model`: [D, H1, ..., Hn] or [F, hidden...].
     var layers: [Int] {
         switch self {
-        case .mlp(let layers): layers
-        case .gcn(let features, let hidden, _, _, _): [features] + hidden
+        case .mlp(let layers, _): layers
+        case .gcn(let features, let hidden, _, _, _, _): [features] + hidden
         }
     }
 
     var readout: GCN.Readout? {
-        if case .gcn(_, _, let readout, _, _) = self { return readout }
+        if case .gcn(_, _, let readout, _, _, _) = self { return readout }
         return nil
+    }
+
+    var options: NetworkOptions {
+        switch self {
+        case .mlp(_, let options), .gcn(_, _, _, _, _, let options): options
+        }
     }
 }
 
@@ -102,7 +108,7 @@ public struct Gradserve: Sendable {
         }
         let identity = StateFile.Identity(
             model: network.kind, layers: configuration.network.layers, readout: configuration.network.readout?.rawValue,
-            optimizer: optimizer.configuration.kind, layout: network.layout)
+            options: network.options, optimizer: optimizer.configuration.kind, layout: network.layout)
         let state: StateDirectory?, saved: StateFile?
         do throws(StateDirectory.Failure) {
             state = try configuration.stateDirectory.map { path throws(StateDirectory.Failure) in
@@ -120,7 +126,7 @@ public struct Gradserve: Sendable {
         if let initial = configuration.initialState, saved == nil {
             let this = ModelDescription(
                 model: network.kind, layers: configuration.network.layers, readout: configuration.network.readout?.rawValue,
-                layout: network.layout, optimizer: .init(configuration: optimizer.configuration, step: 0, currentLearningRate: 0),
+                options: network.options, layout: network.layout, optimizer: .init(configuration: optimizer.configuration, step: 0, currentLearningRate: 0),
                 maxStaleness: configuration.maxStaleness, version: 0)
             if let problem = initial.mismatch(with: this) { throw .initialState(problem) }
             let checkpoint = initial.checkpoint

@@ -30,11 +30,13 @@ public struct Dataset: Sendable {
         return Dataset(samples: samples, source: "synthetic")
     }
 
-    /// Reads CSV (input columns, target last; a header line is allowed) or JSON Lines
-    /// (`{"x": [...], "t": ...}` or graph samples), chosen by the file's first character.
-    /// For prediction, `inputSize` lets CSV rows hold the inputs alone and JSON Lines leave out
-    /// `t` (targets that are there are read and not needed).
-    public static func load(path: String, inputSize: Int? = nil) throws(DatasetError) -> Dataset {
+    /// Reads CSV (input columns, then `targets` target columns; a header line is allowed) or
+    /// JSON Lines (`{"x": [...], "t": ...}` or graph samples, `t` a number, a class index or a
+    /// list), chosen by the file's first character. One target column is a number (or a class
+    /// index); several are a list. For prediction, `inputSize` lets CSV rows hold the inputs
+    /// alone and JSON Lines leave out `t` (targets that are there are read and not needed).
+    public static func load(path: String, inputSize: Int? = nil, targets: Int = 1) throws(DatasetError) -> Dataset {
+        precondition(targets >= 1, "at least one target column")
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .unreadable("\(path): cannot read the file")
         }
@@ -69,11 +71,14 @@ public struct Dataset: Sendable {
                 if let inputSize, numbers.count == inputSize {
                     dataset.samples.append(Sample(x: numbers, t: 0))
                 } else {
-                    guard numbers.count >= 2 else { throw .badLine("\(path):\(number): expected input columns and a target, got \(numbers.count) column") }
-                    if let first = dataset.samples.first, case .vector(let x) = first.input, x.count != numbers.count - 1 {
-                        throw .badLine("\(path):\(number): expected \(x.count + 1) columns like the first row, got \(numbers.count)")
+                    guard numbers.count > targets else {
+                        throw .badLine("\(path):\(number): expected input columns and \(targets == 1 ? "a target" : "\(targets) targets"), got \(numbers.count) column\(numbers.count == 1 ? "" : "s")")
                     }
-                    dataset.samples.append(Sample(x: Array(numbers.dropLast()), t: numbers.last!))
+                    if let first = dataset.samples.first, case .vector(let x) = first.input, x.count != numbers.count - targets {
+                        throw .badLine("\(path):\(number): expected \(x.count + targets) columns like the first row, got \(numbers.count)")
+                    }
+                    let t = Array(numbers.suffix(targets))
+                    dataset.samples.append(Sample(.vector(Array(numbers.dropLast(targets))), target: targets == 1 ? .number(t[0]) : .numbers(t)))
                 }
             }
             dataset.lines.append(number)

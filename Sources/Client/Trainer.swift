@@ -55,7 +55,8 @@ public final class Trainer: Sendable {
         public var pendingLossSum: Double?
         /// With `keepBest`: the best epoch so far and its evaluation MAE (the checkpoint comes with `Event.best`).
         public var bestEpoch: Int?
-        public var bestMAE: Double?
+        /// The measure `keepBest` compares, lower is better (MAE, or 1 - accuracy).
+        public var bestScore: Double?
 
         public init(version: Int) { self.version = version }
     }
@@ -101,9 +102,25 @@ public final class Trainer: Sendable {
         public var step: Int
     }
 
+    /// What fits the loss: MSE and MAE (averaged over outputs) for squared error; accuracy and
+    /// mean cross-entropy for the classification losses.
     public struct Evaluation: Sendable {
-        public var meanSquaredError: Double
-        public var meanAbsoluteError: Double
+        public var meanSquaredError: Double?
+        public var meanAbsoluteError: Double?
+        /// softmax: the share of samples whose most probable class is the target; sigmoid: the
+        /// share of labels whose probability is on the target's side of 0.5.
+        public var accuracy: Double?
+        /// The mean of the samples' losses, computed here in Float64 from the outputs.
+        public var crossEntropy: Double?
+
+        /// What `keepBest` minimises: the MAE, or 1 - accuracy.
+        public var score: Double { accuracy.map { 1 - $0 } ?? meanAbsoluteError! }
+
+        /// Such as "MSE 0.001234, MAE 0.012345" or "accuracy 0.9612, cross-entropy 0.123456".
+        public var summary: String {
+            if let accuracy, let crossEntropy { return String(format: "accuracy %.4f, cross-entropy %.6f", accuracy, crossEntropy) }
+            return String(format: "MSE %.6f, MAE %.6f", meanSquaredError ?? .nan, meanAbsoluteError ?? .nan)
+        }
     }
 
     public struct Report: Sendable {
@@ -131,9 +148,9 @@ public final class Trainer: Sendable {
         try check(data, against: model)
         if let evaluation { try check(evaluation, against: model) }
         var position = try resumePosition(at: replicas.version)
-        var best: (mae: Double, epoch: Int, checkpoint: Checkpoint)?
-        if let epoch = position.bestEpoch, let mae = position.bestMAE, let checkpoint = options.resumeBest {
-            best = (mae, epoch, checkpoint)
+        var best: (score: Double, epoch: Int, checkpoint: Checkpoint)?
+        if let epoch = position.bestEpoch, let score = position.bestScore, let checkpoint = options.resumeBest {
+            best = (score, epoch, checkpoint)
         }
         var summaries: [EpochSummary] = []
         for epoch in stride(from: position.epoch, through: options.epochs, by: 1) {
@@ -161,13 +178,13 @@ public final class Trainer: Sendable {
                                        samplesPerSecond: Double(order.count) / max(elapsed, 1e-9), evaluation: nil, version: position.version,
                                        step: position.step)
             if let evaluation {
-                let result = try await evaluate(evaluation, on: replicas)
+                let result = try await evaluate(evaluation, loss: model.options.loss, on: replicas)
                 summary.evaluation = result
-                if options.keepBest, best == nil || result.meanAbsoluteError < best!.mae {
+                if options.keepBest, best == nil || result.score < best!.score {
                     let layout = model.layout
                     let checkpoint = try await replicas.run([layout]) { try await $0.checkpoint(layout: $1) }[0]
-                    best = (result.meanAbsoluteError, epoch, checkpoint)
-                    (position.bestEpoch, position.bestMAE) = (epoch, result.meanAbsoluteError)
+                    best = (result.score, epoch, checkpoint)
+                    (position.bestEpoch, position.bestScore) = (epoch, result.score)
                     report(.best(epoch: epoch, checkpoint: checkpoint))
                 }
             }
@@ -207,47 +224,45 @@ public final class Trainer: Sendable {
         return position
     }
 
-    /// The servers' outputs for every sample, in order, `batchSize` samples a request, spread over
-    /// the live servers (one that fails is dropped and its batches move to the others).
-    /// `progress` hears how many samples are done.
-    public func predict(_ data: Dataset, batchSize: Int, progress: @Sendable (Int) -> Void = { _ in }) async throws -> [Float] {
+    /// The servers' answers for every sample, in order (outputs K a sample, and for classifiers
+    /// the probabilities and classes), `batchSize` samples a request, spread over the live
+    /// servers (one that fails is dropped and its batches move to the others). `progress` hears
+    /// how many samples are done.
+    public func predict(_ data: Dataset, batchSize: Int, progress: @Sendable (Int) -> Void = { _ in }) async throws -> ForwardResponse {
         guard batchSize >= 1 else { throw TrainingError.invalidOption("batch must be at least 1") }
         let replicas = try ReplicaSet(servers, probeInterval: options.probeInterval, waitForServers: options.waitForServers, report: { _ in })
         _ = try await replicas.start()
         let batches = stride(from: 0, to: data.samples.count, by: batchSize).map { Array(data.samples[$0..<min($0 + batchSize, data.samples.count)]) }
-        var outputs: [Float] = []
-        outputs.reserveCapacity(data.samples.count)
+        var all: ForwardResponse?
         // A window of requests at a time, so progress moves and memory stays bounded.
         let window = max(options.parallel, servers.count) * 2
         for start in stride(from: 0, to: batches.count, by: window) {
             let answers = try await replicas.run(Array(batches[start..<min(start + window, batches.count)])) { server, batch in
-                try await server.forward(batch).outputs
+                try await server.forward(batch)
             }
-            for answer in answers { outputs += answer }
-            progress(outputs.count)
+            for answer in answers {
+                if all == nil { all = answer } else { all!.append(answer) }
+            }
+            progress(all?.count ?? 0)
             try await replicas.probeDropped()
         }
-        return outputs
+        return all!
     }
 
-    /// Mean squared and absolute error of the servers' outputs on `data`, at the current parameters.
-    public func evaluate(_ data: Dataset) async throws -> Evaluation {
+    /// The evaluation of `data` at the servers' current parameters, with the measures that fit `loss`.
+    public func evaluate(_ data: Dataset, loss: Loss) async throws -> Evaluation {
         let replicas = try ReplicaSet(servers, probeInterval: options.probeInterval, waitForServers: options.waitForServers, report: { _ in })
         _ = try await replicas.start()
-        return try await evaluate(data, on: replicas)
+        return try await evaluate(data, loss: loss, on: replicas)
     }
 
-    private func evaluate(_ data: Dataset, on replicas: ReplicaSet) async throws -> Evaluation {
+    private func evaluate(_ data: Dataset, loss: Loss, on replicas: ReplicaSet) async throws -> Evaluation {
         let parts = split(data.samples, into: partCount)
-        let outputs = try await replicas.run(parts) { server, part in try await server.forward(part).outputs }.flatMap { $0 }
-        var squared = 0.0, absolute = 0.0
-        for (output, sample) in zip(outputs, data.samples) {
-            let error = Double(output) - Double(sample.target)
-            squared += error * error
-            absolute += abs(error)
-        }
-        let n = Double(data.samples.count)
-        return Evaluation(meanSquaredError: squared / n, meanAbsoluteError: absolute / n)
+        let answers = try await replicas.run(parts) { server, part in try await server.forward(part) }
+        var outputs: [Float] = []
+        for answer in answers { outputs += answer.outputs }
+        let k = answers.first?.outputCount ?? 1
+        return Evaluation(outputs: outputs, outputCount: k, samples: data.samples, loss: loss)
     }
 
     /// Parts a batch is cut into: fixed by the options and the number of servers named, never by
@@ -341,5 +356,54 @@ extension Trainer.Position {
         self.version = version
         batch += 1
         step += 1
+    }
+}
+
+extension Trainer.Evaluation {
+    /// The measures of `outputs` (K a sample) against the samples' targets, in Float64.
+    public init(outputs: [Float], outputCount k: Int, samples: [Sample], loss: Loss) {
+        let n = Double(samples.count)
+        switch loss {
+        case .squaredError:
+            var squared = 0.0, absolute = 0.0
+            for (i, sample) in samples.enumerated() {
+                for (j, t) in sample.target.values.enumerated() {
+                    let error = Double(outputs[i * k + j]) - Double(t)
+                    squared += error * error
+                    absolute += abs(error)
+                }
+            }
+            self.init(meanSquaredError: squared / (n * Double(k)), meanAbsoluteError: absolute / (n * Double(k)))
+        case .softmaxCrossEntropy:
+            var correct = 0.0, entropy = 0.0
+            for (i, sample) in samples.enumerated() {
+                let y = outputs[(i * k)..<((i + 1) * k)].map(Double.init), t = Int(sample.target.values[0])
+                let m = y.max()!
+                let logSum = m + log(y.reduce(0) { $0 + exp($1 - m) })
+                entropy += logSum - y[t]
+                if y.indices.max(by: { y[$0] < y[$1] }) == t { correct += 1 }
+            }
+            self.init(accuracy: correct / n, crossEntropy: entropy / n)
+        case .sigmoidCrossEntropy:
+            var correct = 0.0, entropy = 0.0
+            for (i, sample) in samples.enumerated() {
+                for (j, t) in sample.target.values.enumerated() {
+                    let y = Double(outputs[i * k + j]), t = Double(t)
+                    entropy += max(y, 0) + log1p(exp(-abs(y))) - t * y
+                    if (y >= 0) == (t >= 0.5) { correct += 1 }
+                }
+            }
+            self.init(accuracy: correct / (n * Double(k)), crossEntropy: entropy / n)
+        }
+    }
+}
+
+extension ForwardResponse {
+    /// Appends the samples of a later answer of the same model.
+    mutating func append(_ other: ForwardResponse) {
+        outputs += other.outputs
+        if let more = other.probabilities { probabilities = (probabilities ?? []) + more }
+        if let more = other.classes { classes = (classes ?? []) + more }
+        if let more = other.labels { labels = (labels ?? []) + more }
     }
 }

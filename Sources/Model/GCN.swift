@@ -2,55 +2,64 @@
 import Glibc
 #endif
 
-/// A graph convolutional network (Kipf & Welling, 2017) with a scalar output:
+/// A graph convolutional network (Kipf & Welling, 2017):
 ///
 ///     H0 = X                                  (n x F, n varies per sample)
-///     Hk = tanh(Â H(k-1) Wk + bk)             Â = D^-1/2 (A + I) D^-1/2
-///     y  = w · readout(HL) + c                readout = sum or mean over nodes
-///     loss = (y - t)²
+///     Hk = f(Â H(k-1) Wk + bk)                Â = D^-1/2 (A + I) D^-1/2, f the activation (tanh by default)
+///     y  = W(L+1) readout(HL) (+ b(L+1))      readout = sum or mean over nodes; K outputs
+///     loss = the options' loss of y and t
 ///
 /// Parameters are W1, b1, ..., WL, bL for the graph layers (Wk is [in, out], as in H W),
-/// then W(L+1) = w and b(L+1) = c. Propagation is sparse: the cost grows with nodes and
-/// edges, never with nodes squared.
+/// then the output layer (W(L+1) is [HL] when K = 1, else [K, HL]). The defaults (tanh, K = 1,
+/// squared error, with the output bias c = b(L+1)) are the molecules' network. Propagation is
+/// sparse: the cost grows with nodes and edges, never with nodes squared.
 public struct GCN: Network {
     public enum Readout: String, Sendable, CaseIterable {
         case sum
         case mean
     }
 
+    /// The options a graph network has unless told otherwise: those of the molecules' network.
+    public static let defaultOptions = NetworkOptions(outputBias: true)
+
     public let featureCount: Int
     public let hidden: [Int]
     public let readout: Readout
     public let maxNodes: Int
     public let maxEdges: Int
+    public let options: NetworkOptions
     public let layout: ParameterLayout
     public var kind: String { "gcn" }
     /// [F, H1, ..., HL]
     private let widths: [Int]
     private let maxWidth: Int
+    private let output: OutputLayer
 
-    public init(features: Int, hidden: [Int], readout: Readout = .sum, maxNodes: Int = 10_000, maxEdges: Int = 100_000) throws(ModelError) {
+    public init(features: Int, hidden: [Int], readout: Readout = .sum, maxNodes: Int = 10_000, maxEdges: Int = 100_000,
+                options: NetworkOptions = GCN.defaultOptions) throws(ModelError) {
         guard (1...65_536).contains(features), !hidden.isEmpty, hidden.count <= 16, hidden.allSatisfy({ (1...65_536).contains($0) }) else {
             throw .invalidConfiguration("features, hidden: expected a feature count and 1 to 16 hidden widths each in 1...65536, got \(features) and \(hidden)")
         }
         guard maxNodes >= 1, maxEdges >= 0 else {
             throw .invalidConfiguration("max-nodes, max-edges: expected at least 1 and 0, got \(maxNodes) and \(maxEdges)")
         }
+        try options.validate()
         featureCount = features
         self.hidden = hidden
         self.readout = readout
         self.maxNodes = maxNodes
         self.maxEdges = maxEdges
+        self.options = options
         widths = [features] + hidden
         maxWidth = widths.max()!
-        var specs: [(String, [Int])] = []
+        var specs: [(name: String, shape: [Int])] = []
         for k in 1...hidden.count {
             specs.append(("W\(k)", [widths[k - 1], widths[k]]))
             specs.append(("b\(k)", [widths[k]]))
         }
-        specs.append(("W\(hidden.count + 1)", [hidden.last!]))
-        specs.append(("b\(hidden.count + 1)", [1]))
+        specs += OutputLayer.specs(index: hidden.count + 1, width: hidden.last!, options: options)
         layout = ParameterLayout(specs)
+        output = OutputLayer(width: hidden.last!, options: options, layout: layout, first: 2 * hidden.count)
         BLAS.configure()
     }
 
@@ -59,7 +68,9 @@ public struct GCN: Network {
     public func makeParameters(_ initialization: Initialization, seed: UInt64) -> TensorSet {
         initialization.makeParameters(layout, seed: seed) { entry in
             guard entry.name.hasPrefix("W") else { return nil }
-            return entry.shape.count == 2 ? (entry.shape[0], entry.shape[1]) : (entry.shape[0], 1)
+            // Graph layers' Wk is [in, out]; the output layer's W is [HL] when K = 1, else [K, HL].
+            if entry.shape.count == 1 { return (entry.shape[0], 1) }
+            return entry.name == "W\(layerCount + 1)" ? (entry.shape[1], entry.shape[0]) : (entry.shape[0], entry.shape[1])
         }
     }
 
@@ -93,105 +104,102 @@ public struct GCN: Network {
         }
     }
 
-    public func output(for input: Input, parameters: TensorSet, scratch: Scratch) -> Float {
+    public func output(for input: Input, parameters: TensorSet, into outputs: UnsafeMutablePointer<Float>, scratch: Scratch) {
         guard case .graph(let graph) = input else { preconditionFailure("validate(_:) first") }
-        return parameters.storage.withUnsafeBufferPointer { p in
+        _ = parameters.storage.withUnsafeBufferPointer { p in
             graph.features.withUnsafeBufferPointer { x in
-                forward(Propagation(graph, scratch), x.baseAddress!, p.baseAddress!, scratch).y
+                forward(Propagation(graph, scratch), x.baseAddress!, p.baseAddress!, scratch, into: outputs)
             }
         }
     }
 
     public func accumulateGradient(
         of sample: Sample, parameters: TensorSet,
-        into gradient: UnsafeMutablePointer<Float>, scratch: Scratch
-    ) -> SampleResult {
+        into gradient: UnsafeMutablePointer<Float>, outputs y: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) -> Float {
         guard case .graph(let graph) = sample.input else { preconditionFailure("validate(_:) first") }
         return parameters.storage.withUnsafeBufferPointer { p in
             graph.features.withUnsafeBufferPointer { x in
                 let propagation = Propagation(graph, scratch)
-                let (readoutVector, y) = forward(propagation, x.baseAddress!, p.baseAddress!, scratch)
-                let residual = y - sample.target
-                backward(propagation, x.baseAddress!, readoutVector, dy: 2 * residual, p.baseAddress!, gradient, scratch)
-                return SampleResult(loss: residual * residual, output: y)
+                let readoutVector = forward(propagation, x.baseAddress!, p.baseAddress!, scratch, into: y)
+                let dy = scratch.floats(.outputGradient, count: options.outputs)
+                let loss = options.loss.evaluate(y, count: options.outputs, target: sample.target, gradient: dy)
+                backward(propagation, x.baseAddress!, readoutVector, dy: dy, p.baseAddress!, gradient, scratch)
+                return loss
             }
         }
     }
 
     // MARK: Layers
 
-    /// Scratch slots: activations H1...HL, then M = H W, the readout vector, and two gradient buffers.
-    private func activation(_ k: Int, _ n: Int, _ scratch: Scratch) -> UnsafeMutablePointer<Float> {
-        scratch.floats(k, count: n * widths[k])
+    private func activations(_ k: Int, _ n: Int, _ scratch: Scratch) -> UnsafeMutablePointer<Float> {
+        scratch.floats(.activations(layer: k), count: n * widths[k])
     }
-    private var productSlot: Int { layerCount + 1 }
-    private var readoutSlot: Int { layerCount + 2 }
-    private var gradientSlot: Int { layerCount + 3 }
-    private var propagatedGradientSlot: Int { layerCount + 4 }
+    private func preactivations(_ k: Int, _ n: Int, _ scratch: Scratch) -> UnsafeMutablePointer<Float>? {
+        options.activation.needsPreactivation ? scratch.floats(.preactivations(layer: k), count: n * widths[k]) : nil
+    }
 
-    private func forward(_ propagation: Propagation, _ x: UnsafePointer<Float>, _ p: UnsafePointer<Float>, _ scratch: Scratch)
-        -> (readout: UnsafeMutablePointer<Float>, y: Float)
-    {
+    /// Runs the graph layers, the readout and the output layer; returns the readout vector.
+    private func forward(_ propagation: Propagation, _ x: UnsafePointer<Float>, _ p: UnsafePointer<Float>, _ scratch: Scratch,
+                         into y: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
         let n = propagation.nodeCount
-        let product = scratch.floats(productSlot, count: n * maxWidth)
+        let product = scratch.floats(.product, count: n * maxWidth)
         var input = x
         for k in 1...layerCount {
             let (fin, fout) = (widths[k - 1], widths[k])
             let weights = p + layout.entries[2 * (k - 1)].offset
             let bias = p + layout.entries[2 * (k - 1) + 1].offset
-            let h = activation(k, n, scratch)
-            // M = H(k-1) Wk;  Hk = tanh(Â M + bk)
+            let h = activations(k, n, scratch)
+            // M = H(k-1) Wk;  Hk = f(Â M + bk)
             BLAS.gemm(m: n, n: fout, k: fin, input, weights, beta: 0, product)
             propagation.apply(product, width: fout, into: h)
             for i in 0..<n {
-                for j in 0..<fout { h[i * fout + j] = tanhf(h[i * fout + j] + bias[j]) }
+                for j in 0..<fout { h[i * fout + j] += bias[j] }
             }
+            options.activation.apply(h, count: n * fout, preactivation: preactivations(k, n, scratch))
             input = UnsafePointer(h)
         }
-        // r = Σ_i HL[i] (or the mean);  y = w · r + c
+        // r = Σ_i HL[i] (or the mean);  y = W(L+1) r (+ b(L+1))
         let width = widths[layerCount]
-        let r = scratch.floats(readoutSlot, count: width)
+        let r = scratch.floats(.readout, count: width)
         r.initialize(repeating: 0, count: width)
         for i in 0..<n { BLAS.axpy(width, alpha: 1, input + i * width, r) }
         if readout == .mean {
             for j in 0..<width { r[j] /= Float(n) }
         }
-        let w = p + layout.entries[2 * layerCount].offset
-        let c = p[layout.entries[2 * layerCount + 1].offset]
-        return (r, BLAS.dot(width, w, r) + c)
+        output.forward(r, p, into: y)
+        return r
     }
 
     private func backward(
-        _ propagation: Propagation, _ x: UnsafePointer<Float>, _ r: UnsafeMutablePointer<Float>, dy: Float,
+        _ propagation: Propagation, _ x: UnsafePointer<Float>, _ r: UnsafeMutablePointer<Float>, dy: UnsafeMutablePointer<Float>,
         _ p: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ scratch: Scratch
     ) {
-        let n = propagation.nodeCount
+        let n = propagation.nodeCount, outputs = options.outputs
         let width = widths[layerCount]
-        let w = p + layout.entries[2 * layerCount].offset
-        // dw += dy r;  dc += dy
-        BLAS.axpy(width, alpha: dy, r, d + layout.entries[2 * layerCount].offset)
-        d[layout.entries[2 * layerCount + 1].offset] += dy
-        // dHL[i] = dy w (divided by n for the mean readout)
-        let dH = scratch.floats(gradientSlot, count: n * maxWidth)
-        let dM = scratch.floats(propagatedGradientSlot, count: n * maxWidth)
-        let scale = readout == .mean ? dy / Float(n) : dy
-        for i in 0..<n {
-            for j in 0..<width { dH[i * width + j] = scale * w[j] }
+        // dW(L+1) += dy rᵀ;  db(L+1) += dy
+        output.accumulateWeightGradient(r, dy, into: d)
+        // dHL[i] = W(L+1)ᵀ dy for every node (with dy / n for the mean readout)
+        if readout == .mean {
+            for k in 0..<outputs { dy[k] /= Float(n) }
         }
+        let dr = scratch.floats(.readoutGradient, count: width)
+        output.inputGradient(dy, p, into: dr)
+        let dH = scratch.floats(.layerGradient(layer: 0), count: n * maxWidth)
+        let dM = scratch.floats(.propagatedGradient, count: n * maxWidth)
+        for i in 0..<n { (dH + i * width).update(from: dr, count: width) }
         for k in stride(from: layerCount, through: 1, by: -1) {
             let (fin, fout) = (widths[k - 1], widths[k])
-            let h = activation(k, n, scratch)
-            let input: UnsafePointer<Float> = k == 1 ? x : UnsafePointer(activation(k - 1, n, scratch))
+            let h = activations(k, n, scratch)
+            let input: UnsafePointer<Float> = k == 1 ? x : UnsafePointer(activations(k - 1, n, scratch))
             let weights = p + layout.entries[2 * (k - 1)].offset
             let dWeights = d + layout.entries[2 * (k - 1)].offset
             let dBias = d + layout.entries[2 * (k - 1) + 1].offset
-            // dZ = dHk ⊙ (1 - Hk²);  dbk += Σ_i dZ[i]
+            // dZ = dHk ⊙ f'(Zk);  dbk += Σ_i dZ[i]
+            options.activation.backpropagate(dH, count: n * fout, activations: h,
+                                             preactivations: preactivations(k, n, scratch))
             for i in 0..<n {
-                for j in 0..<fout {
-                    let index = i * fout + j
-                    dH[index] *= 1 - h[index] * h[index]
-                    dBias[j] += dH[index]
-                }
+                for j in 0..<fout { dBias[j] += dH[i * fout + j] }
             }
             // dM = Âᵀ dZ = Â dZ (Â is symmetric);  dWk += H(k-1)ᵀ dM
             propagation.apply(dH, width: fout, into: dM)
@@ -216,10 +224,10 @@ private struct Propagation {
     init(_ graph: Graph, _ scratch: Scratch) {
         let n = graph.nodeCount
         nodeCount = n
-        start = scratch.ints(0, count: n + 1)
-        neighbours = scratch.ints(1, count: 2 * graph.edges.count)
-        let fill = scratch.ints(2, count: n)
-        scale = scratch.floats(scratchScaleSlot, count: n)
+        start = scratch.ints(.rowStarts, count: n + 1)
+        neighbours = scratch.ints(.neighbours, count: 2 * graph.edges.count)
+        let fill = scratch.ints(.fill, count: n)
+        scale = scratch.floats(.degreeScales, count: n)
         start.initialize(repeating: 0, count: n + 1)
         for edge in graph.edges {
             start[edge.a + 1] += 1
@@ -252,6 +260,3 @@ private struct Propagation {
         }
     }
 }
-
-/// Float slot for the degree scales: past every layer slot a GCN of up to 16 layers uses.
-private let scratchScaleSlot = 32

@@ -1,28 +1,31 @@
 /// Per-sample gradients of a batch, stored as one `sampleCount x layout.count` block.
 public struct GradientBatch: Sendable {
     public let layout: ParameterLayout
-    public var results: [SampleResult]
+    public var results: SampleResults
     public var storage: [Float]
 
     /// A batch whose storage `write` fills completely (it starts uninitialized, so that large
-    /// batches are not zeroed first), returning each sample's loss and output.
-    init(layout: ParameterLayout, sampleCount: Int,
-         writing write: (UnsafeMutablePointer<Float>) throws(ModelError) -> [SampleResult]) throws(ModelError) {
-        var results: [SampleResult] = []
+    /// batches are not zeroed first) with the outputs (K a sample), returning each sample's loss.
+    init(layout: ParameterLayout, sampleCount: Int, outputCount: Int,
+         writing write: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) throws(ModelError) -> [Float]) throws(ModelError) {
+        var losses: [Float] = []
         var failure: ModelError?
-        storage = [Float](unsafeUninitializedCapacity: sampleCount * layout.count) { buffer, count in
-            guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
-            do throws(ModelError) {
-                results = try write(base)
-                count = buffer.count
-            } catch {
-                failure = error
-                count = 0
+        var outputs = [Float](repeating: 0, count: sampleCount * outputCount)
+        storage = outputs.withUnsafeMutableBufferPointer { outputs in
+            [Float](unsafeUninitializedCapacity: sampleCount * layout.count) { buffer, count in
+                guard let base = buffer.baseAddress, !buffer.isEmpty, let outputBase = outputs.baseAddress else { return }
+                do throws(ModelError) {
+                    losses = try write(base, outputBase)
+                    count = buffer.count
+                } catch {
+                    failure = error
+                    count = 0
+                }
             }
         }
         if let failure { throw failure }
         self.layout = layout
-        self.results = results
+        self.results = SampleResults(outputCount: outputCount, losses: losses, outputs: outputs)
     }
 
     public var count: Int { results.count }

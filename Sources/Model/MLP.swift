@@ -1,46 +1,51 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// The reference dense network:
+/// A dense network of any depth:
 ///
-///     h1 = tanh(W1 x + b1)
-///     h2 = tanh(W2 h1 + b2)
-///     y  = W3 · h2
-///     loss = (y - t)²
+///     a0 = x
+///     al = f(Wl a(l-1) + bl)          l = 1 ... n, f the activation (tanh by default)
+///     y  = W(n+1) an (+ b(n+1))       K outputs
+///     loss = the options' loss of y and t
+///
+/// With the defaults (`--layers 3,3,3`: tanh, K = 1, squared error, no output bias) this is the
+/// reference network: W1, b1, W2, b2 and W3 as a vector, loss = (W3 · h2 - t)².
 public struct MLP: Network {
-    public let inputSize: Int
-    public let hidden1: Int
-    public let hidden2: Int
+    /// The most hidden layers a network may have.
+    public static let maxHiddenLayers = 16
+
+    /// [D, H1, ..., Hn]
+    public let layers: [Int]
+    public let options: NetworkOptions
     public let layout: ParameterLayout
     public var kind: String { "mlp" }
+    let output: OutputLayer
 
-    /// `layers` is [D, H1, H2], as in `--layers 3,3,3`.
-    public init(layers: [Int]) throws(ModelError) {
-        guard layers.count == 3, layers.allSatisfy({ (1...65_536).contains($0) }) else {
-            throw .invalidConfiguration("layers: expected three sizes D,H1,H2 each in 1...65536, got \(layers)")
+    /// `layers` is [D, H1, ..., Hn], as in `--layers 3,3,3`.
+    public init(layers: [Int], options: NetworkOptions = NetworkOptions()) throws(ModelError) {
+        guard (2...(Self.maxHiddenLayers + 1)).contains(layers.count), layers.allSatisfy({ (1...65_536).contains($0) }) else {
+            throw .invalidConfiguration("layers: expected D,H1,...,Hn with 1 to \(Self.maxHiddenLayers) hidden layers, each size in 1...65536, got \(layers)")
         }
-        inputSize = layers[0]
-        hidden1 = layers[1]
-        hidden2 = layers[2]
-        layout = ParameterLayout([
-            ("W1", [hidden1, inputSize]), ("b1", [hidden1]),
-            ("W2", [hidden2, hidden1]), ("b2", [hidden2]),
-            ("W3", [hidden2]),
-        ])
+        try options.validate()
+        self.layers = layers
+        self.options = options
+        var specs: [(name: String, shape: [Int])] = []
+        for l in 1..<layers.count {
+            specs.append(("W\(l)", [layers[l], layers[l - 1]]))
+            specs.append(("b\(l)", [layers[l]]))
+        }
+        specs += OutputLayer.specs(index: layers.count, width: layers.last!, options: options)
+        layout = ParameterLayout(specs)
+        output = OutputLayer(width: layers.last!, options: options, layout: layout, first: 2 * (layers.count - 1))
         BLAS.configure()
     }
 
-    public var layers: [Int] { [inputSize, hidden1, hidden2] }
+    public var inputSize: Int { layers[0] }
+    /// Hidden layers, n.
+    var depth: Int { layers.count - 1 }
 
     public func makeParameters(_ initialization: Initialization, seed: UInt64) -> TensorSet {
         initialization.makeParameters(layout, seed: seed) { entry in
-            switch entry.name {
-            case "W1": (inputSize, hidden1)
-            case "W2": (hidden1, hidden2)
-            case "W3": (hidden2, 1)
-            default: nil
-            }
+            guard entry.name.hasPrefix("W") else { return nil }
+            // Wl is [out, in]; the output layer's W is [H] when K = 1.
+            return entry.shape.count == 2 ? (entry.shape[1], entry.shape[0]) : (entry.shape[0], 1)
         }
     }
 
@@ -56,79 +61,82 @@ public struct MLP: Network {
         }
     }
 
-    public func output(for input: Input, parameters: TensorSet, scratch: Scratch) -> Float {
+    public func output(for input: Input, parameters: TensorSet, into outputs: UnsafeMutablePointer<Float>, scratch: Scratch) {
         guard case .vector(let x) = input else { preconditionFailure("validate(_:) first") }
-        return parameters.storage.withUnsafeBufferPointer { p in
-            let w = Weights(self, p.baseAddress!)
-            return forward(x, w, scratch).y
+        _ = parameters.storage.withUnsafeBufferPointer { p in
+            x.withUnsafeBufferPointer { x in
+                forward(x.baseAddress!, p.baseAddress!, scratch, into: outputs)
+            }
         }
     }
 
     public func accumulateGradient(
         of sample: Sample, parameters: TensorSet,
-        into gradient: UnsafeMutablePointer<Float>, scratch: Scratch
-    ) -> SampleResult {
+        into gradient: UnsafeMutablePointer<Float>, outputs y: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) -> Float {
         guard case .vector(let x) = sample.input else { preconditionFailure("validate(_:) first") }
         return parameters.storage.withUnsafeBufferPointer { p in
-            let w = Weights(self, p.baseAddress!)
-            let (h1, h2, y) = forward(x, w, scratch)
-            let residual = y - sample.target
-            backward(x, h1, h2, dy: 2 * residual, w, Gradient(self, gradient), scratch)
-            return SampleResult(loss: residual * residual, output: y)
+            x.withUnsafeBufferPointer { x in
+                let (x, p) = (x.baseAddress!, p.baseAddress!)
+                let last = forward(x, p, scratch, into: y)
+                let dy = scratch.floats(.outputGradient, count: options.outputs)
+                let loss = options.loss.evaluate(y, count: options.outputs, target: sample.target, gradient: dy)
+                backward(x, last, dy: dy, p, gradient, scratch)
+                return loss
+            }
         }
     }
 
-    /// Pointers into a flat parameter (or gradient) vector, in layout order.
-    struct Tensors<Pointer: Strideable> where Pointer.Stride == Int {
-        let W1, b1, W2, b2, W3: Pointer
+    // MARK: One sample
 
-        init(_ mlp: MLP, _ base: Pointer) {
-            // Offsets follow the layout order W1, b1, W2, b2, W3 without building an array per sample.
-            W1 = base
-            b1 = W1.advanced(by: mlp.hidden1 * mlp.inputSize)
-            W2 = b1.advanced(by: mlp.hidden1)
-            b2 = W2.advanced(by: mlp.hidden2 * mlp.hidden1)
-            W3 = b2.advanced(by: mlp.hidden2)
+    func weights(_ l: Int, _ base: UnsafePointer<Float>) -> UnsafePointer<Float> { base + layout.entries[2 * (l - 1)].offset }
+    func bias(_ l: Int, _ base: UnsafePointer<Float>) -> UnsafePointer<Float> { base + layout.entries[2 * (l - 1) + 1].offset }
+    func offset(ofWeights l: Int) -> Int { layout.entries[2 * (l - 1)].offset }
+    func offset(ofBias l: Int) -> Int { layout.entries[2 * (l - 1) + 1].offset }
+
+    /// The hidden layers' pre-activations, where the activation keeps them.
+    func preactivations(_ l: Int, count: Int, _ scratch: Scratch) -> UnsafeMutablePointer<Float>? {
+        options.activation.needsPreactivation ? scratch.floats(.preactivations(layer: l), count: count) : nil
+    }
+
+    /// Runs the hidden layers and the output layer; returns the last hidden activations.
+    @discardableResult
+    private func forward(_ x: UnsafePointer<Float>, _ p: UnsafePointer<Float>, _ scratch: Scratch,
+                         into y: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        var input = x
+        for l in 1...depth {
+            let a = scratch.floats(.activations(layer: l), count: layers[l])
+            // al = f(Wl a(l-1) + bl)
+            a.update(from: bias(l, p), count: layers[l])
+            BLAS.gemv(rows: layers[l], columns: layers[l - 1], weights(l, p), input, beta: 1, a)
+            options.activation.apply(a, count: layers[l], preactivation: preactivations(l, count: layers[l], scratch))
+            input = UnsafePointer(a)
         }
-    }
-    typealias Weights = Tensors<UnsafePointer<Float>>
-    typealias Gradient = Tensors<UnsafeMutablePointer<Float>>
-
-    private func forward(_ x: [Float], _ w: Weights, _ scratch: Scratch)
-        -> (h1: UnsafeMutablePointer<Float>, h2: UnsafeMutablePointer<Float>, y: Float)
-    {
-        let h1 = scratch.floats(0, count: hidden1)
-        let h2 = scratch.floats(1, count: hidden2)
-        // h1 = tanh(W1 x + b1)
-        h1.update(from: w.b1, count: hidden1)
-        BLAS.gemv(rows: hidden1, columns: inputSize, w.W1, x, beta: 1, h1)
-        for i in 0..<hidden1 { h1[i] = tanhf(h1[i]) }
-        // h2 = tanh(W2 h1 + b2)
-        h2.update(from: w.b2, count: hidden2)
-        BLAS.gemv(rows: hidden2, columns: hidden1, w.W2, h1, beta: 1, h2)
-        for i in 0..<hidden2 { h2[i] = tanhf(h2[i]) }
-        // y = W3 · h2
-        let y = BLAS.dot(hidden2, w.W3, h2)
-        return (h1, h2, y)
+        output.forward(input, p, into: y)
+        return input
     }
 
-    private func backward(
-        _ x: [Float], _ h1: UnsafeMutablePointer<Float>, _ h2: UnsafeMutablePointer<Float>, dy: Float,
-        _ w: Weights, _ d: Gradient, _ scratch: Scratch
-    ) {
-        let dz2 = scratch.floats(2, count: hidden2)
-        let dz1 = scratch.floats(3, count: hidden1)
-        // dW3 += dy h2;  dz2 = dy W3 ⊙ (1 - h2²)
-        BLAS.axpy(hidden2, alpha: dy, h2, d.W3)
-        for i in 0..<hidden2 { dz2[i] = dy * w.W3[i] * (1 - h2[i] * h2[i]) }
-        // db2 += dz2;  dW2 += dz2 h1ᵀ
-        for i in 0..<hidden2 { d.b2[i] += dz2[i] }
-        BLAS.ger(rows: hidden2, columns: hidden1, dz2, h1, d.W2)
-        // dz1 = (W2ᵀ dz2) ⊙ (1 - h1²)
-        BLAS.gemvTransposed(rows: hidden2, columns: hidden1, w.W2, dz2, beta: 0, dz1)
-        for i in 0..<hidden1 { dz1[i] *= 1 - h1[i] * h1[i] }
-        // db1 += dz1;  dW1 += dz1 xᵀ
-        for i in 0..<hidden1 { d.b1[i] += dz1[i] }
-        BLAS.ger(rows: hidden1, columns: inputSize, dz1, x, d.W1)
+    private func backward(_ x: UnsafePointer<Float>, _ last: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                          _ p: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ scratch: Scratch) {
+        // dW(n+1) += dy anᵀ;  d an = W(n+1)ᵀ dy
+        output.accumulateWeightGradient(last, dy, into: d)
+        var dz = scratch.floats(.layerGradient(layer: depth), count: layers[depth])
+        output.inputGradient(dy, p, into: dz)
+        for l in stride(from: depth, through: 1, by: -1) {
+            let a = UnsafePointer(scratch.floats(.activations(layer: l), count: layers[l]))
+            let input = l == 1 ? x : UnsafePointer(scratch.floats(.activations(layer: l - 1), count: layers[l - 1]))
+            // dzl = d al ⊙ f'(zl);  dbl += dzl;  dWl += dzl a(l-1)ᵀ
+            options.activation.backpropagate(dz, count: layers[l], activations: a,
+                                             preactivations: preactivations(l, count: layers[l], scratch))
+            let db = d + offset(ofBias: l)
+            for i in 0..<layers[l] { db[i] += dz[i] }
+            BLAS.ger(rows: layers[l], columns: layers[l - 1], dz, input, d + offset(ofWeights: l))
+            // d a(l-1) = Wlᵀ dzl
+            if l > 1 {
+                let next = scratch.floats(.layerGradient(layer: l - 1), count: layers[l - 1])
+                BLAS.gemvTransposed(rows: layers[l], columns: layers[l - 1], weights(l, p), dz, beta: 0, next)
+                dz = next
+            }
+        }
     }
 }

@@ -12,11 +12,13 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidGraph(String)
     /// A configuration value out of range.
     case invalidConfiguration(String)
+    /// A target of the wrong kind or range for the model's loss and outputs.
+    case invalidTarget(String)
 
     public var message: String {
         switch self {
         case .invalidShape(let m), .shapeMismatch(let m), .nonFinite(let m),
-             .unknownParameter(let m), .invalidGraph(let m), .invalidConfiguration(let m):
+             .unknownParameter(let m), .invalidGraph(let m), .invalidConfiguration(let m), .invalidTarget(let m):
             return m
         }
     }
@@ -30,6 +32,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownParameter: "unknown_parameter"
         case .invalidGraph: "invalid_graph"
         case .invalidConfiguration: "invalid_configuration"
+        case .invalidTarget: "invalid_target"
         }
     }
 

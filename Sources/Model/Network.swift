@@ -1,4 +1,4 @@
-/// A differentiable model with a squared-error loss on a scalar output.
+/// A differentiable model with K outputs and a per-sample loss (`options`).
 ///
 /// Implementations hold only configuration; parameters are passed in, so that one network
 /// serves many threads and many parameter versions at once.
@@ -6,6 +6,8 @@ public protocol Network: Sendable {
     /// The kind as reported by the API, such as "mlp".
     var kind: String { get }
     var layout: ParameterLayout { get }
+    /// Activation, outputs, loss and output bias.
+    var options: NetworkOptions { get }
 
     /// Deterministic first parameters.
     func makeParameters(_ initialization: Initialization, seed: UInt64) -> TensorSet
@@ -13,49 +15,58 @@ public protocol Network: Sendable {
     /// Throws, naming the problem, when `input` is not something this network can read.
     func validate(_ input: Input) throws(ModelError)
 
-    /// The output for a validated input.
-    func output(for input: Input, parameters: TensorSet, scratch: Scratch) -> Float
+    /// Writes the K outputs of a validated input.
+    func output(for input: Input, parameters: TensorSet, into outputs: UnsafeMutablePointer<Float>, scratch: Scratch)
 
-    /// Loss and output of a validated sample, adding d loss / d parameter into `gradient`
-    /// (a vector of `layout.count` floats, laid out like the parameters).
+    /// The loss of a validated sample, writing its K outputs and adding d loss / d parameter
+    /// into `gradient` (a vector of `layout.count` floats, laid out like the parameters).
     func accumulateGradient(
         of sample: Sample, parameters: TensorSet,
-        into gradient: UnsafeMutablePointer<Float>, scratch: Scratch
-    ) -> SampleResult
+        into gradient: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) -> Float
 
     /// Writes (not adds) the gradient of each validated sample into its row of `gradients`
-    /// (`samples.count x layout.count`, uninitialized), and returns the losses and outputs.
-    /// Throws when a loss or gradient is not finite. A network may batch the work across
-    /// samples here; the default runs `accumulateGradient` on zeroed rows.
+    /// (`samples.count x layout.count`, uninitialized) and its outputs into its row of
+    /// `outputs` (`samples.count x K`), and returns the losses. Throws when a loss or gradient
+    /// is not finite. A network may batch the work across samples here; the default runs
+    /// `accumulateGradient` on zeroed rows.
     func writeGradients(
         of samples: [Sample], parameters: TensorSet,
-        into gradients: UnsafeMutablePointer<Float>, scratch: Scratch
-    ) throws(ModelError) -> [SampleResult]
+        into gradients: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) throws(ModelError) -> [Float]
 }
 
 extension Network {
+    public var outputCount: Int { options.outputs }
+    public var loss: Loss { options.loss }
+
     public func validate(_ samples: [Sample]) throws(ModelError) {
         for (i, sample) in samples.enumerated() {
             do throws(ModelError) {
                 try validate(sample.input)
+                try options.loss.validate(sample.target, outputs: options.outputs)
             } catch {
                 throw error.prefixed("samples[\(i)]")
-            }
-            guard sample.target.isFinite else {
-                throw .nonFinite("samples[\(i)].t: \(sample.target) is not finite")
             }
         }
     }
 
-    /// Outputs of many inputs with one parameter snapshot; all are validated before any is computed.
+    /// Outputs of many inputs with one parameter snapshot (K a row, flat); all are validated
+    /// before any is computed.
     public func outputs(for inputs: [Input], parameters: TensorSet, scratch: Scratch = Scratch()) throws(ModelError) -> [Float] {
         try check(parameters)
         for (i, input) in inputs.enumerated() {
             do throws(ModelError) { try validate(input) } catch { throw error.prefixed("samples[\(i)]") }
         }
-        let outputs = inputs.map { output(for: $0, parameters: parameters, scratch: scratch) }
+        let k = outputCount
+        let outputs = [Float](unsafeUninitializedCapacity: inputs.count * k) { buffer, count in
+            for (i, input) in inputs.enumerated() {
+                output(for: input, parameters: parameters, into: buffer.baseAddress! + i * k, scratch: scratch)
+            }
+            count = inputs.count * k
+        }
         if let bad = outputs.firstIndex(where: { !$0.isFinite }) {
-            throw .nonFinite("samples[\(bad)]: the output overflows Float32 at these parameters")
+            throw .nonFinite("samples[\(bad / k)]: the output overflows Float32 at these parameters")
         }
         return outputs
     }
@@ -64,43 +75,50 @@ extension Network {
     public func gradients(of samples: [Sample], parameters: TensorSet, scratch: Scratch = Scratch()) throws(ModelError) -> GradientBatch {
         try check(parameters)
         try validate(samples)
-        return try GradientBatch(layout: layout, sampleCount: samples.count) { storage throws(ModelError) in
-            try writeGradients(of: samples, parameters: parameters, into: storage, scratch: scratch)
+        return try GradientBatch(layout: layout, sampleCount: samples.count, outputCount: outputCount) { (storage, outputs) throws(ModelError) in
+            try writeGradients(of: samples, parameters: parameters, into: storage, outputs: outputs, scratch: scratch)
         }
     }
 
     public func writeGradients(
         of samples: [Sample], parameters: TensorSet,
-        into gradients: UnsafeMutablePointer<Float>, scratch: Scratch
-    ) throws(ModelError) -> [SampleResult] {
-        var results: [SampleResult] = []
-        results.reserveCapacity(samples.count)
+        into gradients: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) throws(ModelError) -> [Float] {
+        var losses: [Float] = []
+        losses.reserveCapacity(samples.count)
         for (i, sample) in samples.enumerated() {
             let row = gradients + i * layout.count
             row.initialize(repeating: 0, count: layout.count)
-            let result = accumulateGradient(of: sample, parameters: parameters, into: row, scratch: scratch)
-            guard result.loss.isFinite, UnsafeBufferPointer(start: row, count: layout.count).allSatisfy(\.isFinite) else {
+            let loss = accumulateGradient(of: sample, parameters: parameters, into: row, outputs: outputs + i * outputCount, scratch: scratch)
+            guard loss.isFinite, UnsafeBufferPointer(start: row, count: layout.count).allSatisfy(\.isFinite) else {
                 throw .nonFinite("samples[\(i)]: the loss or its gradient overflows Float32 at these parameters")
             }
-            results.append(result)
+            losses.append(loss)
         }
-        return results
+        return losses
     }
 
     /// The per-sample losses and outputs, with the gradients summed over the samples
     /// (what a server sends when asked for a partial sum).
-    public func gradientSum(of samples: [Sample], parameters: TensorSet, scratch: Scratch = Scratch()) throws(ModelError) -> (results: [SampleResult], sum: TensorSet) {
+    public func gradientSum(of samples: [Sample], parameters: TensorSet, scratch: Scratch = Scratch()) throws(ModelError) -> (results: SampleResults, sum: TensorSet) {
         try check(parameters)
         try validate(samples)
         var sum = TensorSet(zerosFor: layout)
-        let results = sum.storage.withUnsafeMutableBufferPointer { storage in
-            samples.map { accumulateGradient(of: $0, parameters: parameters, into: storage.baseAddress!, scratch: scratch) }
+        let k = outputCount
+        var outputs = [Float](repeating: 0, count: samples.count * k)
+        let losses = sum.storage.withUnsafeMutableBufferPointer { storage in
+            outputs.withUnsafeMutableBufferPointer { outputs in
+                samples.indices.map { i in
+                    accumulateGradient(of: samples[i], parameters: parameters, into: storage.baseAddress!,
+                                       outputs: outputs.baseAddress! + i * k, scratch: scratch)
+                }
+            }
         }
-        if let bad = results.firstIndex(where: { !$0.loss.isFinite }) {
+        if let bad = losses.firstIndex(where: { !$0.isFinite }) {
             throw .nonFinite("samples[\(bad)]: the loss overflows Float32 at these parameters")
         }
         guard sum.isFinite else { throw .nonFinite("gradient_sum: overflows Float32 at these parameters") }
-        return (results, sum)
+        return (SampleResults(outputCount: k, losses: losses, outputs: outputs), sum)
     }
 
     func check(_ parameters: TensorSet) throws(ModelError) {
@@ -120,6 +138,7 @@ extension ModelError {
         case .unknownParameter(let m): .unknownParameter("\(context).\(m)")
         case .invalidGraph(let m): .invalidGraph("\(context).\(m)")
         case .invalidConfiguration(let m): .invalidConfiguration("\(context).\(m)")
+        case .invalidTarget(let m): .invalidTarget("\(context).\(m)")
         }
     }
 }

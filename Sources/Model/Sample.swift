@@ -6,23 +6,44 @@ public enum Input: Sendable, Equatable {
     case graph(Graph)
 }
 
-/// One training sample: an input and its regression target.
+/// One training sample: an input and its target.
 public struct Sample: Sendable, Equatable {
     public var input: Input
-    public var target: Float
+    public var target: Target
 
-    public init(_ input: Input, target: Float) {
+    public init(_ input: Input, target: Target) {
         self.input = input
         self.target = target
     }
 
+    public init(_ input: Input, target: Float) {
+        self.init(input, target: .number(target))
+    }
+
     public init(x: [Float], t: Float) {
-        self.init(.vector(x), target: t)
+        self.init(.vector(x), target: .number(t))
     }
 }
 
-/// The loss and output of one sample.
-public struct SampleResult: Sendable, Equatable {
-    public var loss: Float
-    public var output: Float
+/// The losses and outputs of a batch of samples, K outputs each, stored flat (one allocation
+/// per batch, not per sample).
+public struct SampleResults: Sendable, Equatable {
+    public let outputCount: Int
+    public var losses: [Float]
+    /// `count x outputCount`, row-major.
+    public var outputs: [Float]
+
+    public init(outputCount: Int, losses: [Float], outputs: [Float]) {
+        precondition(outputs.count == losses.count * outputCount, "one row of outputs per loss")
+        self.outputCount = outputCount
+        self.losses = losses
+        self.outputs = outputs
+    }
+
+    public var count: Int { losses.count }
+
+    /// The outputs of sample `i`.
+    public func outputs(_ i: Int) -> ArraySlice<Float> {
+        outputs[(i * outputCount)..<((i + 1) * outputCount)]
+    }
 }

@@ -7,7 +7,8 @@ import Wire
 ///     "GRADSERVE STATE\n"            16 bytes
 ///     format                          UInt32 LE (1)
 ///     header length H                 UInt32 LE
-///     header                          H bytes of JSON: model, layers, readout, optimizer, version, step, parameters, floats
+///     header                          H bytes of JSON: model, layers, readout, activation, outputs, loss, output_bias,
+///                                     optimizer, version, step, parameters, floats
 ///     floats                          Float32 LE: parameters, then the optimizer's first and second moments
 ///     CRC-32 of all bytes above       UInt32 LE
 public struct StateFile: Sendable, Equatable {
@@ -16,19 +17,25 @@ public struct StateFile: Sendable, Equatable {
         public var model: String
         public var layers: [Int]
         public var readout: String?
+        public var options: NetworkOptions
         public var optimizer: OptimizerConfiguration.Kind
         public var layout: ParameterLayout
 
-        public init(model: String, layers: [Int], readout: String?, optimizer: OptimizerConfiguration.Kind, layout: ParameterLayout) {
+        public init(model: String, layers: [Int], readout: String?, options: NetworkOptions,
+                    optimizer: OptimizerConfiguration.Kind, layout: ParameterLayout) {
             self.model = model
             self.layers = layers
             self.readout = readout
+            self.options = options
             self.optimizer = optimizer
             self.layout = layout
         }
 
+        /// Such as "mlp 3,3,3 model trained with sgd"; the head is named when it is not the model's default.
         public var description: String {
-            "\(model) \(layers.map(String.init).joined(separator: ","))\(readout.map { " (\($0) readout)" } ?? "") model trained with \(optimizer.rawValue)"
+            let usual = model == "gcn" ? GCN.defaultOptions : NetworkOptions()
+            return "\(model) \(layers.map(String.init).joined(separator: ","))\(readout.map { " (\($0) readout)" } ?? "") model "
+                + (options == usual ? "" : "(\(options.description)) ") + "trained with \(optimizer.rawValue)"
         }
     }
 
@@ -46,6 +53,10 @@ public struct StateFile: Sendable, Equatable {
             w.key("model"); w.string(identity.model)
             w.key("layers"); w.array { w in for size in identity.layers { w.number(size) } }
             w.key("readout"); if let readout = identity.readout { w.string(readout) } else { w.null() }
+            w.key("activation"); w.string(identity.options.activation.rawValue)
+            w.key("outputs"); w.number(identity.options.outputs)
+            w.key("loss"); w.string(identity.options.loss.rawValue)
+            w.key("output_bias"); w.bool(identity.options.outputBias)
             w.key("optimizer"); w.string(identity.optimizer.rawValue)
             w.key("version"); w.number(version)
             w.key("step"); w.number(optimizerState.step)
@@ -151,12 +162,17 @@ public struct StateFile: Sendable, Equatable {
     private static func readHeader(_ reader: inout JSONReader) throws -> (Identity, Int, Int, Int) {
         var model: String?, layers: [Int]?, readout: String?, optimizer: OptimizerConfiguration.Kind?
         var version: Int?, step: Int?, floats: Int?, layout = ParameterLayout([])
+        var options = NetworkOptions(), outputBias: Bool?
         try reader.readObject { reader, key in
             switch key {
             case "model": model = try reader.readString()
             case "layers": layers = try reader.readShape()
             case "readout": readout = try reader.readNullIfPresent() ? nil : try reader.readString()
             case "optimizer": optimizer = try reader.readEnum(OptimizerConfiguration.Kind.self)
+            case "activation": options.activation = try reader.readEnum(Activation.self)
+            case "outputs": options.outputs = try reader.readInt(in: 1...65_536)
+            case "loss": options.loss = try reader.readEnum(Loss.self)
+            case "output_bias": outputBias = try reader.readBool()
             case "version": version = try reader.readInt(in: 0...Int.max)
             case "step": step = try reader.readInt(in: 0...Int.max)
             case "floats": floats = try reader.readInt(in: 0...(1 << 40))
@@ -167,7 +183,9 @@ public struct StateFile: Sendable, Equatable {
         guard let model, let layers, let optimizer, let version, let step, let floats else {
             throw reader.invalid("missing model, layers, optimizer, version, step or floats")
         }
-        let identity = Identity(model: model, layers: layers, readout: readout, optimizer: optimizer, layout: layout)
+        // Files from before the configurable heads have no such fields: their graph networks had an output bias.
+        options.outputBias = outputBias ?? (model == "gcn")
+        let identity = Identity(model: model, layers: layers, readout: readout, options: options, optimizer: optimizer, layout: layout)
         return (identity, version, step, floats)
     }
 }

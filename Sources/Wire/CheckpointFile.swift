@@ -57,10 +57,13 @@ public struct CheckpointFile: Sendable {
     /// What keeps this state from going to a server that trains `other`, or nil when it fits:
     /// the same model, sizes, readout, parameters and optimizer.
     public func mismatch(with other: ModelDescription) -> String? {
+        // The head (activation, outputs, loss, output bias) is named only where it differs.
+        let showOptions = model.options != other.options
         func describe(_ m: ModelDescription) -> String {
-            "\(m.model) \(m.layers.map(String.init).joined(separator: ","))\(m.readout.map { " (\($0) readout)" } ?? "") with \(m.optimizer.configuration.kind.rawValue)"
+            "\(m.model) \(m.layers.map(String.init).joined(separator: ","))\(m.readout.map { " (\($0) readout)" } ?? "")"
+                + (showOptions ? " (\(m.options.description))" : "") + " with \(m.optimizer.configuration.kind.rawValue)"
         }
-        guard model.model == other.model, model.layers == other.layers, model.readout == other.readout,
+        guard model.model == other.model, model.layers == other.layers, model.readout == other.readout, model.options == other.options,
               model.layout == other.layout, model.optimizer.configuration.kind == other.optimizer.configuration.kind else {
             return "the checkpoint holds a \(describe(model)), the server trains a \(describe(other))"
         }

@@ -78,7 +78,7 @@ public struct JSONReader {
         .malformed(offset: position, message: message)
     }
 
-    private func typeMismatch(expected: String) -> WireError {
+    func typeMismatch(expected: String) -> WireError {
         let found: String = switch peekKind() {
         case .object: "an object"
         case .array: "an array"

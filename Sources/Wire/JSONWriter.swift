@@ -92,6 +92,12 @@ public struct JSONWriter {
         arrayEnd()
     }
 
+    public mutating func bool(_ value: Bool) {
+        separate()
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+        needsComma = true
+    }
+
     public mutating func null() {
         separate()
         bytes.append(contentsOf: "null".utf8)

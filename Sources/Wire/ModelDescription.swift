@@ -22,21 +22,23 @@ public struct ModelDescription: Sendable, Equatable {
 
     /// "mlp" or "gcn".
     public var model: String
-    /// mlp: [D, H1, H2]; gcn: [F, hidden widths...].
+    /// mlp: [D, H1, ..., Hn]; gcn: [F, hidden widths...].
     public var layers: [Int]
     /// gcn only: "sum" or "mean".
     public var readout: String?
-    public var loss = "squared_error"
+    /// The hidden layers' activation, the outputs K, the loss and whether the output layer has a bias.
+    public var options: NetworkOptions
     public var parameters: [Parameter]
     public var optimizer: Optimizer
     public var maxStaleness: Int
     public var version: Int
 
-    public init(model: String, layers: [Int], readout: String?, layout: ParameterLayout,
+    public init(model: String, layers: [Int], readout: String?, options: NetworkOptions, layout: ParameterLayout,
                 optimizer: Optimizer, maxStaleness: Int, version: Int) {
         self.model = model
         self.layers = layers
         self.readout = readout
+        self.options = options
         self.parameters = layout.entries.map { Parameter(name: $0.name, shape: $0.shape) }
         self.optimizer = optimizer
         self.maxStaleness = maxStaleness
@@ -51,7 +53,10 @@ public struct ModelDescription: Sendable, Equatable {
             w.key("model"); w.string(model)
             w.key("layers"); w.array { w in for size in layers { w.number(size) } }
             if let readout { w.key("readout"); w.string(readout) }
-            w.key("loss"); w.string(loss)
+            w.key("activation"); w.string(options.activation.rawValue)
+            w.key("outputs"); w.number(options.outputs)
+            w.key("loss"); w.string(options.loss.rawValue)
+            w.key("output_bias"); w.bool(options.outputBias)
             w.key("parameters"); w.layout(layout)
             w.key("optimizer"); optimizer.encode(to: &w)
             w.key("max_staleness"); w.number(maxStaleness)
@@ -60,14 +65,18 @@ public struct ModelDescription: Sendable, Equatable {
     }
 
     public init(reading reader: inout JSONReader) throws {
-        var model: String?, layers: [Int]?, readout: String?, loss: String?
+        var model: String?, layers: [Int]?, readout: String?
+        var options = NetworkOptions(), outputBias: Bool?
         var parameters: [Parameter]?, optimizer: Optimizer?, maxStaleness: Int?, version: Int?
         try reader.readObject { reader, key in
             switch key {
             case "model": model = try reader.readString()
             case "layers": layers = try reader.readShape()
             case "readout": readout = try reader.readString()
-            case "loss": loss = try reader.readString()
+            case "activation": options.activation = try reader.readEnum(Activation.self)
+            case "outputs": options.outputs = try reader.readInt(in: 1...65_536)
+            case "loss": options.loss = try reader.readEnum(Loss.self)
+            case "output_bias": outputBias = try reader.readBool()
             case "parameters":
                 parameters = try reader.readLayout().entries.map { Parameter(name: $0.name, shape: $0.shape) }
             case "optimizer": optimizer = try Optimizer(reading: &reader)
@@ -82,7 +91,9 @@ public struct ModelDescription: Sendable, Equatable {
         self.model = model
         self.layers = layers
         self.readout = readout
-        self.loss = loss ?? "squared_error"
+        // Servers before the configurable heads had no output_bias field: their graph networks had one.
+        options.outputBias = outputBias ?? (model == "gcn")
+        self.options = options
         self.parameters = parameters
         self.optimizer = optimizer
         self.maxStaleness = maxStaleness ?? 0

@@ -100,34 +100,120 @@ public struct ParamsResponse: Sendable {
     }
 }
 
-/// `POST /forward`
+/// `POST /forward`: K outputs per sample; for classifiers also the probabilities, and the
+/// predicted class (softmax) or labels (sigmoid). With K = 1 each sample's values are numbers,
+/// otherwise lists of K.
 public struct ForwardResponse: Sendable, Equatable {
     public var version: Int
+    public var outputCount: Int
+    /// `samples x K`, row-major.
     public var outputs: [Float]
+    public var probabilities: [Float]?
+    /// softmax: the most probable class of each sample.
+    public var classes: [Int]?
+    /// sigmoid: 1 where a label's probability is at least 0.5, `samples x K`.
+    public var labels: [Int]?
 
-    public init(version: Int, outputs: [Float]) {
+    public init(version: Int, outputCount: Int = 1, outputs: [Float], probabilities: [Float]? = nil, classes: [Int]? = nil, labels: [Int]? = nil) {
         self.version = version
+        self.outputCount = outputCount
         self.outputs = outputs
+        self.probabilities = probabilities
+        self.classes = classes
+        self.labels = labels
     }
 
+    /// The answer for `outputs` of a model with `loss`.
+    public init(version: Int, outputCount: Int, outputs: [Float], loss: Loss) {
+        self.init(version: version, outputCount: outputCount, outputs: outputs)
+        guard loss.isClassification else { return }
+        var probabilities: [Float] = []
+        probabilities.reserveCapacity(outputs.count)
+        for i in 0..<(outputCount == 0 ? 0 : outputs.count / outputCount) {
+            probabilities += loss.probabilities(of: outputs[(i * outputCount)..<((i + 1) * outputCount)])!
+        }
+        self.probabilities = probabilities
+        if loss == .softmaxCrossEntropy {
+            classes = (0..<(outputs.count / outputCount)).map { i in
+                let row = outputs[(i * outputCount)..<((i + 1) * outputCount)]
+                return row.indices.max { row[$0] < row[$1] }! - i * outputCount
+            }
+        } else {
+            labels = probabilities.map { $0 >= 0.5 ? 1 : 0 }
+        }
+    }
+
+    public var count: Int { outputCount == 0 ? 0 : outputs.count / outputCount }
+
     public init(reading reader: inout JSONReader) throws {
-        var version: Int?, outputs: [Float]?
+        var version: Int?, outputs: (values: [Float], width: Int)?, probabilities: (values: [Float], width: Int)?
+        var classes: [Int]?, labels: (values: [Float], width: Int)?
         try reader.readObject { reader, key in
             switch key {
             case "version": version = try reader.readInt()
-            case "outputs": var values: [Float] = []; try reader.readFloats(into: &values); outputs = values
+            case "outputs": outputs = try reader.readRows()
+            case "probabilities": probabilities = try reader.readRows()
+            case "labels": labels = try reader.readRows()
+            case "classes":
+                var list: [Int] = []
+                try reader.readArray { reader, _ in list.append(try reader.readInt()) }
+                classes = list
             default: try reader.skipValue()
             }
         }
         guard let version, let outputs else { throw reader.invalid("expected version and outputs") }
-        self.init(version: version, outputs: outputs)
+        self.init(version: version, outputCount: outputs.width, outputs: outputs.values, probabilities: probabilities?.values,
+                  classes: classes, labels: labels?.values.map { Int($0) })
     }
 
     public func encode(to writer: inout JSONWriter) {
         writer.object { w in
             w.key("version"); w.number(version)
-            w.key("outputs"); w.numbers(outputs)
+            w.key("outputs"); w.rows(outputs, width: outputCount)
+            if let probabilities { w.key("probabilities"); w.rows(probabilities, width: outputCount) }
+            if let classes { w.key("classes"); w.array { w in for c in classes { w.number(c) } } }
+            if let labels { w.key("labels"); w.rows(labels.map(Float.init), width: outputCount, integers: true) }
         }
+    }
+}
+
+extension JSONWriter {
+    /// `values` as numbers when `width` is 1, else as rows of `width` numbers.
+    public mutating func rows(_ values: [Float], width: Int, integers: Bool = false) {
+        if width == 1 {
+            if integers { array { w in for v in values { w.number(Int(v)) } } } else { numbers(values) }
+            return
+        }
+        array { w in
+            for start in stride(from: 0, to: values.count, by: width) {
+                if integers {
+                    w.array { w in for v in values[start..<(start + width)] { w.number(Int(v)) } }
+                } else {
+                    w.numbers(values[start..<(start + width)])
+                }
+            }
+        }
+    }
+}
+
+extension JSONReader {
+    /// A list of numbers (width 1) or of equally long lists of numbers, flattened.
+    mutating func readRows() throws -> (values: [Float], width: Int) {
+        var values: [Float] = []
+        var width: Int?
+        try readArray { reader, index in
+            if reader.peekKind() == .array {
+                let before = values.count
+                try reader.readFloats(into: &values)
+                guard width == nil || width == values.count - before else { throw reader.invalid("rows of different lengths") }
+                width = values.count - before
+            } else {
+                guard width == nil || width == 1 else { throw reader.invalid("rows of different lengths") }
+                width = 1
+                values.append(try reader.readFloat())
+            }
+        }
+        return (values, width ?? 1)
     }
 }
 
@@ -135,7 +221,8 @@ public struct ForwardResponse: Sendable, Equatable {
 public struct GradientsResponse: Sendable {
     public struct Result: Sendable {
         public var loss: Float
-        public var output: Float
+        /// The K outputs.
+        public var outputs: [Float]
         /// Empty when the request asked for `"reduce": "sum"`.
         public var gradients: [String: Tensor]
     }
@@ -154,11 +241,11 @@ public struct GradientsResponse: Sendable {
             case "results":
                 var list: [Result] = []
                 try reader.readArray { reader, _ in
-                    var result = Result(loss: 0, output: 0, gradients: [:])
+                    var result = Result(loss: 0, outputs: [], gradients: [:])
                     try reader.readObject { reader, key in
                         switch key {
                         case "loss": result.loss = try reader.readFloat()
-                        case "output": result.output = try reader.readFloat()
+                        case "output": result.outputs = try reader.readTarget().values
                         case "gradients": result.gradients = try reader.readTensorMap()
                         default: try reader.skipValue()
                         }
@@ -181,10 +268,9 @@ public struct GradientsResponse: Sendable {
             w.key("version"); w.number(version)
             w.key("results")
             w.array { w in
-                for (i, result) in batch.results.enumerated() {
+                for i in 0..<batch.count {
                     w.object { w in
-                        w.key("loss"); w.number(result.loss)
-                        w.key("output"); w.number(result.output)
+                        w.result(batch.results, i)
                         w.key("gradients")
                         let start = i * batch.layout.count
                         w.tensors(layout: batch.layout, storage: batch.storage[start..<(start + batch.layout.count)], format: format)
@@ -195,20 +281,26 @@ public struct GradientsResponse: Sendable {
     }
 
     /// Writes per-sample losses and outputs with one summed gradient.
-    public static func encode(version: Int, results: [SampleResult], sum: TensorSet, format: TensorFormat, to writer: inout JSONWriter) {
+    public static func encode(version: Int, results: SampleResults, sum: TensorSet, format: TensorFormat, to writer: inout JSONWriter) {
         writer.object { w in
             w.key("version"); w.number(version)
             w.key("results")
             w.array { w in
-                for result in results {
-                    w.object { w in
-                        w.key("loss"); w.number(result.loss)
-                        w.key("output"); w.number(result.output)
-                    }
+                for i in 0..<results.count {
+                    w.object { w in w.result(results, i) }
                 }
             }
             w.key("gradient_sum"); w.tensors(sum, format: format)
         }
+    }
+}
+
+extension JSONWriter {
+    /// `"loss"` and `"output"` of sample `i` (a number when K = 1, else a list).
+    fileprivate mutating func result(_ results: SampleResults, _ i: Int) {
+        key("loss"); number(results.losses[i])
+        key("output")
+        if results.outputCount == 1 { number(results.outputs[i]) } else { numbers(results.outputs(i)) }
     }
 }
 

@@ -1,13 +1,14 @@
 import Model
 
 extension JSONReader {
-    /// Reads `{"x": [...], "t": 1.5}` or `{"nodes": [[...], ...], "edges": [[i, j], ...], "t": 0.4}`.
+    /// Reads `{"x": [...], "t": 1.5}` or `{"nodes": [[...], ...], "edges": [[i, j], ...], "t": 0.4}`;
+    /// `t` is a number (one output, or a class index) or a list of numbers (several outputs).
     /// With `requireTarget` false, `t` may be left out (and is then 0), as for `/forward`.
     public mutating func readSample(requireTarget: Bool) throws -> Sample {
         var x: [Float]?
         var nodes: (rows: Int, width: Int, values: [Float])?
         var edges: [Graph.Edge]?
-        var target: Float?
+        var target: Target?
         try readObject { reader, key in
             switch key {
             case "x":
@@ -19,18 +20,18 @@ extension JSONReader {
             case "edges":
                 edges = try reader.readEdges()
             case "t":
-                target = try reader.readFloat()
+                target = try reader.readTarget()
             default:
                 try reader.skipValue()
             }
         }
-        guard let t = target ?? (requireTarget ? nil : 0) else {
-            throw invalid("missing field t (the target, a number)")
+        guard let t = target ?? (requireTarget ? nil : .number(0)) else {
+            throw invalid("missing field t (the target: a number, a class index or a list of numbers)")
         }
         switch (x, nodes) {
         case (let x?, nil):
             guard edges == nil else { throw invalid("edges belong to a graph sample, which has nodes instead of x") }
-            return Sample(x: x, t: t)
+            return Sample(.vector(x), target: t)
         case (nil, let nodes?):
             let graph = try Graph(nodeCount: nodes.rows, featureCount: nodes.width, features: nodes.values, edges: edges ?? [])
             return Sample(.graph(graph), target: t)
@@ -39,6 +40,18 @@ extension JSONReader {
         case (.some, .some):
             throw invalid("a sample has either x or nodes, not both")
         }
+    }
+
+    /// A number, or a list of numbers.
+    public mutating func readTarget() throws -> Target {
+        switch peekKind() {
+        case .number: return .number(try readFloat())
+        case .array: break
+        default: throw typeMismatch(expected: "a number or a list of numbers")
+        }
+        var values: [Float] = []
+        try readFloats(into: &values)
+        return .numbers(values)
     }
 
     /// Node feature rows, all of one width.
@@ -106,8 +119,17 @@ extension JSONWriter {
             }
             if includeTarget {
                 w.key("t")
-                w.number(sample.target)
+                w.target(sample.target)
             }
+        }
+    }
+}
+
+extension JSONWriter {
+    public mutating func target(_ target: Target) {
+        switch target {
+        case .number(let value): number(value)
+        case .numbers(let values): numbers(values)
         }
     }
 }

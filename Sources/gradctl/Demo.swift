@@ -29,7 +29,7 @@ struct Demo: AsyncParsableCommand {
         let samples = [Sample(x: x1, t: Float(3).squareRoot())] + Dataset.synthetic(count: 2, dimension: 3, seed: seed).samples
         for (i, sample) in samples.enumerated() {
             guard case .vector(let x) = sample.input else { continue }
-            print("sample \(i + 1): x = \(x), t = |x| = \(sample.target)")
+            print("sample \(i + 1): x = \(x), t = |x| = \(sample.target.values[0])")
         }
 
         let answer = try await client.gradients(samples)

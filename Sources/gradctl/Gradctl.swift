@@ -61,7 +61,7 @@ struct ModelCommand: AsyncParsableCommand {
         if json { return printJSON(try await client.raw("/model")) }
         let model = try await client.model()
         print("model       \(model.model) \(model.layers.map(String.init).joined(separator: ","))\(model.readout.map { ", \($0) readout" } ?? "")")
-        print("loss        \(model.loss)")
+        print("head        \(model.options.description)")
         print("parameters  " + model.parameters.map { "\($0.name) \($0.shape)" }.joined(separator: ", "))
         let optimizer = model.optimizer
         print("optimizer   \(optimizer.configuration.kind.rawValue), learning rate \(optimizer.configuration.learningRate)"

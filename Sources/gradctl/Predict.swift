@@ -1,6 +1,7 @@
 import ArgumentParser
 import Client
 import Foundation
+import Wire
 
 /// `gradctl predict`: the outputs for every sample of a file.
 struct Predict: AsyncParsableCommand {
@@ -45,21 +46,57 @@ struct Predict: AsyncParsableCommand {
         var options = Trainer.Options()
         options.parallel = parallel
         let isTerminal = isatty(STDERR_FILENO) == 1, total = dataset.samples.count
-        let outputs = try await Trainer(servers: clients, options: options).predict(dataset, batchSize: batch) { done in
+        let answers = try await Trainer(servers: clients, options: options).predict(dataset, batchSize: batch) { done in
             guard isTerminal else { return }
             let width = 30, filled = width * done / max(total, 1)
             FileHandle.standardError.write(Data("\r[\(String(repeating: "=", count: filled))\(String(repeating: " ", count: width - filled))] \(done)/\(total)".utf8))
         }
         if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
         let chosen = format ?? (out?.hasSuffix(".jsonl") == true ? .jsonl : .csv)
-        // Float's description is the shortest text that reads back to the same value.
-        var text = chosen == .csv ? "output\n" : ""
-        for output in outputs { text += chosen == .csv ? "\(output)\n" : "{\"output\": \(output)}\n" }
+        let text = chosen == .csv ? Self.csv(answers) : Self.jsonLines(answers)
         if let out {
             guard FileManager.default.createFile(atPath: out, contents: Data(text.utf8)) else { throw ValidationError("--out: cannot write \(out)") }
-            print("wrote \(outputs.count) outputs to \(out)")
+            print("wrote the outputs of \(answers.count) samples to \(out)")
         } else {
             print(text, terminator: "")
         }
+    }
+
+    // Float's description is the shortest text that reads back to the same value.
+
+    /// A header, then a line per sample: its outputs (`output`, or `output_0`...), and for
+    /// classifiers its class (softmax) or labels (sigmoid) and probabilities.
+    static func csv(_ answers: ForwardResponse) -> String {
+        let k = answers.outputCount
+        func names(_ prefix: String) -> [String] { k == 1 ? [prefix] : (0..<k).map { "\(prefix)_\($0)" } }
+        var header = names("output")
+        if answers.classes != nil { header.append("class") }
+        if answers.labels != nil { header += names("label") }
+        if answers.probabilities != nil { header += names("probability") }
+        var text = header.joined(separator: ",") + "\n"
+        for i in 0..<answers.count {
+            var fields = answers.outputs[(i * k)..<((i + 1) * k)].map { "\($0)" }
+            if let classes = answers.classes { fields.append("\(classes[i])") }
+            if let labels = answers.labels { fields += labels[(i * k)..<((i + 1) * k)].map { "\($0)" } }
+            if let probabilities = answers.probabilities { fields += probabilities[(i * k)..<((i + 1) * k)].map { "\($0)" } }
+            text += fields.joined(separator: ",") + "\n"
+        }
+        return text
+    }
+
+    /// A line per sample: `{"output": y}` (a list when K > 1), with `class` or `labels` and `probabilities` for classifiers.
+    static func jsonLines(_ answers: ForwardResponse) -> String {
+        let k = answers.outputCount
+        func list<T>(_ values: ArraySlice<T>) -> String { k == 1 ? "\(values.first!)" : "[" + values.map { "\($0)" }.joined(separator: ", ") + "]" }
+        var text = ""
+        for i in 0..<answers.count {
+            let row = (i * k)..<((i + 1) * k)
+            var line = "{\"output\": \(list(answers.outputs[row]))"
+            if let classes = answers.classes { line += ", \"class\": \(classes[i])" }
+            if let labels = answers.labels { line += ", \"labels\": \(list(labels[row]))" }
+            if let probabilities = answers.probabilities { line += ", \"probabilities\": \(list(probabilities[row]))" }
+            text += line + "}\n"
+        }
+        return text
     }
 }

@@ -44,7 +44,11 @@ struct Train: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Requests in flight at once over all servers (1 or more); each batch is split into max(parallel, servers) parts.",
                                valueName: "requests"))
     var parallel = 4
-    @Option(help: ArgumentHelp("Evaluation data in the format of --data, scored after each epoch (MSE and MAE).", valueName: "file"))
+    @Option(help: ArgumentHelp("CSV only: how many target columns end each row (1 or more); one is a number or a class index, several a list.",
+                               valueName: "columns"))
+    var targets = 1
+    @Option(help: ArgumentHelp("Evaluation data in the format of --data, scored after each epoch: MSE and MAE (squared error), or accuracy and mean cross-entropy (classification).",
+                               valueName: "file"))
     var eval: String?
     @Option(help: ArgumentHelp("Write the loss of every step to this CSV file (step, epoch, version, loss, seconds); replaced if it exists.",
                                valueName: "file"))
@@ -58,7 +62,8 @@ struct Train: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Tensor encoding on the wire both ways: numbers (JSON arrays) or b64 (little-endian Float32, base64; exact and smaller).",
                                valueName: "format"))
     var tensorFormat: TensorFormat = .numbers
-    @Flag(help: "At the end, put back the parameters of the epoch with the lowest evaluation MAE (needs --eval).") var keepBest = false
+    @Flag(help: "At the end, put back the parameters of the epoch with the best evaluation: lowest MAE, or highest accuracy for classification (needs --eval).")
+    var keepBest = false
     @Option(help: ArgumentHelp("Seconds allowed for one request (above 0); a server slower than this is dropped from the run.", valueName: "seconds"))
     var timeout = 60.0
     @Option(help: ArgumentHelp("Seconds between probes of a dropped server (above 0), which rejoins once it answers.", valueName: "seconds"))
@@ -78,6 +83,7 @@ struct Train: AsyncParsableCommand {
         guard batch >= 1, epochs >= 1, parallel >= 1 else { throw ValidationError("--batch, --epochs and --parallel must each be at least 1") }
         guard timeout > 0 else { throw ValidationError("--timeout must be above 0 seconds") }
         if let synthetic, synthetic < 1 { throw ValidationError("--synthetic must be at least 1") }
+        guard targets >= 1 else { throw ValidationError("--targets must be at least 1") }
     }
 
     func run() async throws {
@@ -86,12 +92,12 @@ struct Train: AsyncParsableCommand {
         let clients = try servers.map { try serverOptions.makeClient($0, transport: transport) }
         let training: Dataset
         if let data {
-            training = try Dataset.load(path: data)
+            training = try Dataset.load(path: data, targets: targets)
         } else {
             let model = try await clients[0].model()
             training = Dataset.synthetic(count: synthetic!, dimension: model.layers[0], seed: dataSeed)
         }
-        let evaluation = try eval.map { try Dataset.load(path: $0) }
+        let evaluation = try eval.map { try Dataset.load(path: $0, targets: targets) }
 
         var options = Trainer.Options()
         options.batchSize = batch
@@ -150,7 +156,7 @@ extension Train {
             "batch": String(batch), "epochs": String(epochs), "shuffle-seed": String(shuffleSeed), "shuffle": String(!noShuffle),
             "parallel": String(parallel),
             "reduce-sum": String(reduceSum), "tensor-format": tensorFormat.rawValue, "keep-best": String(keepBest),
-            "servers": String(servers.count), "eval": eval ?? "",
+            "servers": String(servers.count), "eval": eval ?? "", "targets": String(targets),
         ]
         if let data {
             let size = (try? FileManager.default.attributesOfItem(atPath: data)[.size] as? Int) ?? -1
@@ -217,7 +223,10 @@ struct TensorBoardLog: Sendable {
             var scalars = [(tag: "epoch/loss", value: Float(summary.meanLoss)),
                            ("epoch/samples_per_second", Float(summary.samplesPerSecond))]
             if let evaluation = summary.evaluation {
-                scalars += [("eval/mse", Float(evaluation.meanSquaredError)), ("eval/mae", Float(evaluation.meanAbsoluteError))]
+                for (tag, value) in [("eval/mse", evaluation.meanSquaredError), ("eval/mae", evaluation.meanAbsoluteError),
+                                     ("eval/accuracy", evaluation.accuracy), ("eval/cross_entropy", evaluation.crossEntropy)] {
+                    if let value { scalars.append((tag, Float(value))) }
+                }
             }
             writer.add(scalars, step: summary.step)
         default:
@@ -264,7 +273,7 @@ final class Progress: Sendable {
             var line = String(format: "epoch %d: mean loss %.6f, %.0f samples/s, version %d",
                               summary.epoch, summary.meanLoss, summary.samplesPerSecond, summary.version)
             if let evaluation = summary.evaluation {
-                line += String(format: ", eval MSE %.6f, MAE %.6f", evaluation.meanSquaredError, evaluation.meanAbsoluteError)
+                line += ", eval " + evaluation.summary
             }
             print(line)
         case .resynchronized(let server, let version, let reason):

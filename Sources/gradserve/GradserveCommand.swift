@@ -25,7 +25,7 @@ struct GradserveCommand: ParsableCommand {
         "mlp (dense, samples {\"x\": [...]}) or gcn (graph convolutions, samples {\"nodes\": [[...]], \"edges\": [[i, j]]}).",
         valueName: "kind"))
     var model: ModelKind = .mlp
-    @Option(help: ArgumentHelp("mlp: sizes D,H1,H2 (inputs, then the two tanh layers' widths), each 1 to 65536.", valueName: "sizes"))
+    @Option(help: ArgumentHelp("mlp: sizes D,H1,...,Hn: the inputs, then the widths of 1 to 16 hidden layers, each 1 to 65536.", valueName: "sizes"))
     var layers = "3,3,3"
     @Option(help: ArgumentHelp("gcn: features per node, 1 to 65536.", valueName: "n"))
     var features = 23
@@ -37,6 +37,16 @@ struct GradserveCommand: ParsableCommand {
     var maxNodes = 10_000
     @Option(help: ArgumentHelp("gcn: most edges in one graph (0 or more); larger graphs are refused with 422.", valueName: "edges"))
     var maxEdges = 100_000
+    @Option(help: ArgumentHelp("The hidden layers' activation: tanh, relu, gelu (exact, x·Φ(x)) or sigmoid.", valueName: "function"))
+    var activation: Activation = .tanh
+    @Option(help: ArgumentHelp("Outputs K per sample, 1 to 65536 (the classes of a softmax classifier, at least 2).", valueName: "k"))
+    var outputs = 1
+    @Option(help: ArgumentHelp(
+        "Per-sample loss: squared_error (Σ (y_k - t_k)², t a number or a list of K), softmax_cross_entropy (t a class index in [0, K)) or sigmoid_cross_entropy (t a number or a list of K in [0, 1]).",
+        valueName: "loss"))
+    var loss: Loss = .squaredError
+    @Flag(inversion: .prefixedNo, help: "Give the output layer a bias b(n+1) of K values (default: off for mlp, on for gcn).")
+    var outputBias: Bool?
     @Option(help: ArgumentHelp("Seed of the initial parameters, any 64-bit unsigned integer.", valueName: "seed"))
     var seed: UInt64 = 42
     @Option(name: .customLong("init"), help: ArgumentHelp("Initial weights: glorot (uniform, scaled by fan-in and fan-out) or uniform01 (uniform in [0,1)); biases start at zero.",
@@ -123,12 +133,15 @@ struct GradserveCommand: ParsableCommand {
         configuration.http.limits.maxBodyBytes = maxBodyBytes
         configuration.http.requestTimeout = .milliseconds(Int64(requestTimeout * 1000))
         configuration.http.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        var options = NetworkOptions(activation: activation, outputs: outputs, loss: loss)
         switch model {
         case .mlp:
-            configuration.network = .mlp(layers: try SizeList.parse(layers, option: "--layers"))
+            options.outputBias = outputBias ?? false
+            configuration.network = .mlp(layers: try SizeList.parse(layers, option: "--layers"), options: options)
         case .gcn:
+            options.outputBias = outputBias ?? GCN.defaultOptions.outputBias
             configuration.network = .gcn(features: features, hidden: try SizeList.parse(hidden, option: "--hidden"),
-                                         readout: readout, maxNodes: maxNodes, maxEdges: maxEdges)
+                                         readout: readout, maxNodes: maxNodes, maxEdges: maxEdges, options: options)
         }
         configuration.initialization = initialization
         configuration.seed = seed
@@ -202,6 +215,8 @@ struct GradserveCommand: ParsableCommand {
 }
 
 extension Initialization: ExpressibleByArgument {}
+extension Activation: ExpressibleByArgument {}
+extension Loss: ExpressibleByArgument {}
 extension GCN.Readout: ExpressibleByArgument {}
 extension StateDirectory.Sync: ExpressibleByArgument {}
 extension OptimizerConfiguration.Kind: ExpressibleByArgument {}

@@ -29,7 +29,7 @@ import Wire
         #expect(answer.results.count == 3)
         // Bit equality by construction: the same code path on the same inputs.
         for (i, result) in answer.results.enumerated() {
-            #expect(result.loss == expected.results[i].loss)
+            #expect(result.loss == expected.results.losses[i])
             #expect(try TensorSet(layout: gcn.layout, tensors: result.gradients) == expected.gradient(i))
         }
         let outputs = try app("POST", "/forward", body).decode { try ForwardResponse(reading: &$0) }.outputs

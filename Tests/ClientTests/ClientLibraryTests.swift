@@ -26,10 +26,10 @@ import Wire
         for format in TensorFormat.allCases {
             let answer = try await client.gradients(samples, format: format)
             #expect(try answer.results.enumerated().allSatisfy { try TensorSet(layout: mlp.layout, tensors: $1.gradients) == expected.gradient($0) })
-            #expect(answer.results.map(\.loss) == expected.results.map(\.loss))
+            #expect(answer.results.map(\.loss) == expected.results.losses)
             let summed = try await client.gradients(samples, reduce: .sum, format: format)
             #expect(try TensorSet(layout: mlp.layout, tensors: summed.sum ?? [:]) == expectedSum.sum)
-            #expect(summed.results.map(\.loss) == expectedSum.results.map(\.loss))
+            #expect(summed.results.map(\.loss) == expectedSum.results.losses)
         }
         let outputs = try await client.forward(samples).outputs
         #expect(outputs == (try mlp.outputs(for: samples.map(\.input), parameters: parameters)))

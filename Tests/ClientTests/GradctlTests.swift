@@ -110,7 +110,7 @@ import Wire
             ("bad.csv", "x1,x2,x3,t\n1,2,3,4\n1,abc,3,4\n", "bad.csv:3: column 2 \"abc\" is not a number"),
             ("short.csv", "1,2,3,4\n1,2,3\n", "short.csv:2: expected 4 columns like the first row, got 3"),
             ("wide.csv", "1,2,3,4,5\n", "wide.csv:1: x has 4 values, the server's model expects 3"),
-            ("bad.jsonl", "{\"x\": [1, 2, 3], \"t\": 1}\n\n{\"x\": [1, 2, 3], \"t\": \"one\"}\n", "bad.jsonl:3: t: expected a number, got a string"),
+            ("bad.jsonl", "{\"x\": [1, 2, 3], \"t\": 1}\n\n{\"x\": [1, 2, 3], \"t\": \"one\"}\n", "bad.jsonl:3: t: expected a number or a list of numbers, got a string"),
         ]
         for (name, text, message) in cases {
             let path = directory.appendingPathComponent(name).path

@@ -26,7 +26,7 @@ import Wire
         let csv = try run(gradctl, ["predict", "--data", folder + "/inputs.csv", "--batch", "64", "--out", folder + "/out.csv"]
                           + servers.flatMap { ["--server", $0.url] })
         #expect(csv.status == 0, "\(csv.stderr)")
-        #expect(csv.stdout == "wrote 1000 outputs to \(folder)/out.csv\n")
+        #expect(csv.stdout == "wrote the outputs of 1000 samples to \(folder)/out.csv\n")
         let lines = try String(contentsOfFile: folder + "/out.csv", encoding: .utf8).split(separator: "\n")
         #expect(lines.first == "output")
         #expect(lines.dropFirst().map { Float(String($0))! }.map(\.bitPattern) == expected.map(\.bitPattern))

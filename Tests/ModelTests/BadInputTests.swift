@@ -54,8 +54,12 @@ import Testing
     }
 
     @Test func invalidLayerSizesAreRejected() {
-        #expect(throws: ModelError.self) { try MLP(layers: [3, 3]) }
+        #expect(throws: ModelError.self) { try MLP(layers: [3]) }
         #expect(throws: ModelError.self) { try MLP(layers: [3, 0, 3]) }
+        #expect(throws: ModelError.self) { try MLP(layers: [Int](repeating: 2, count: MLP.maxHiddenLayers + 2)) }
+        #expect(throws: ModelError.self) { try MLP(layers: [3, 3], options: NetworkOptions(outputs: 0)) }
+        #expect(throws: ModelError.self) { try MLP(layers: [3, 3], options: NetworkOptions(outputs: 1, loss: .softmaxCrossEntropy)) }
+        #expect(throws: Never.self) { try MLP(layers: [Int](repeating: 2, count: MLP.maxHiddenLayers + 1)) }
     }
 
     @Test func initializationIsDeterministicAndInRange() {

@@ -70,7 +70,7 @@ import Testing
         // differ from each other, but each stays within its rounding bound of the exact value.
         let reference = ReferenceGCN(parameters, widths: [Self.features, 8, 8], readout: .sum)
         let output = reference.outputs([graph])
-        expectWithinRounding([original.results[0].output, permuted.results[0].output], output + output, slack: 2) { "output \($0)" }
+        expectWithinRounding([original.results.outputs[0], permuted.results.outputs[0]], output + output, slack: 2) { "output \($0)" }
         let gradient = reference.meanLossGradient([graph], [0.4])
         expectWithinRounding(original.storage, gradient, slack: 2) { "original, flat index \($0)" }
         expectWithinRounding(permuted.storage, gradient, slack: 2) { "renumbered, flat index \($0)" }

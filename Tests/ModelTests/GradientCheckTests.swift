@@ -46,7 +46,7 @@ func expectMatchesCentralDifferences(
         let parameters = mlp.makeParameters(.glorot, seed: UInt64(layers.reduce(0, +)))
         var generator = SeededGenerator(seed: 7)
         let sample = randomSample(dimension: layers[0], using: &generator)
-        let x = sample.input.vector, t = sample.target
+        let x = sample.input.vector, t = sample.target.scalar
 
         let analytic = try mlp.gradients(of: [sample], parameters: parameters).gradient(0)
 
@@ -65,8 +65,16 @@ func expectMatchesCentralDifferences(
         let samples = (0..<5).map { _ in randomSample(dimension: 4, using: &generator) }
         let batch = try mlp.gradients(of: samples, parameters: parameters)
         let reference = ReferenceMLP(parameters, layers: [4, 6, 5])
-        expectWithinRounding(batch.results.map(\.output), samples.map { reference.output($0.input.vector) }) { "output \($0)" }
-        expectWithinRounding(batch.results.map(\.loss), samples.map { reference.loss($0.input.vector, $0.target) }) { "loss \($0)" }
+        expectWithinRounding(batch.results.outputs, samples.map { reference.output($0.input.vector) }) { "output \($0)" }
+        expectWithinRounding(batch.results.losses, samples.map { reference.loss($0.input.vector, $0.target.scalar) }) { "loss \($0)" }
+    }
+}
+
+extension Target {
+    /// The one number of a single-output target.
+    var scalar: Float {
+        guard case .number(let t) = self else { fatalError("not a number target") }
+        return t
     }
 }
 
@@ -92,14 +100,14 @@ extension Input {
         let reference = ReferenceMLP(parameters, layers: layers)
 
         for (s, sample) in samples.enumerated() {
-            expectWithinRounding(batch.gradient(s).storage, reference.lossGradient(sample.input.vector, sample.target)) { "sample \(s), flat index \($0)" }
+            expectWithinRounding(batch.gradient(s).storage, reference.lossGradient(sample.input.vector, sample.target.scalar)) { "sample \(s), flat index \($0)" }
         }
         // The one-sample path accumulates the samples' gradients in Float32: the reference's sum
         // carries that accumulation's bound on top of each sample's.
-        let referenceSum = reference.lossGradientSum(samples.map(\.input.vector), samples.map(\.target))
+        let referenceSum = reference.lossGradientSum(samples.map(\.input.vector), samples.map(\.target.scalar))
         expectWithinRounding(sum.storage, referenceSum) { "sum, flat index \($0)" }
-        let losses = samples.map { reference.loss($0.input.vector, $0.target) }
-        expectWithinRounding(results.map(\.loss), losses) { "one-sample path, loss \($0)" }
-        expectWithinRounding(batch.results.map(\.loss), losses) { "batched path, loss \($0)" }
+        let losses = samples.map { reference.loss($0.input.vector, $0.target.scalar) }
+        expectWithinRounding(results.losses, losses) { "one-sample path, loss \($0)" }
+        expectWithinRounding(batch.results.losses, losses) { "batched path, loss \($0)" }
     }
 }

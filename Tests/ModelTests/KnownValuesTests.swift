@@ -45,7 +45,7 @@ import Testing
         // W1[1,:] and b1[1] are small because dz1[1] is a sum of terms that cancel: their bounds,
         // and so their allowed relative errors, are larger than the others'.
         expectWithinRounding(batch.storage, expected) { "gradient, flat index \($0)" }
-        expectWithinRounding([batch.results[0].output], [reference.output(x)]) { _ in "output" }
-        expectWithinRounding([batch.results[0].loss], [reference.loss(x, t)]) { _ in "loss" }
+        expectWithinRounding([batch.results.outputs[0]], [reference.output(x)]) { _ in "output" }
+        expectWithinRounding([batch.results.losses[0]], [reference.loss(x, t)]) { _ in "loss" }
     }
 }

@@ -20,7 +20,7 @@ import Testing
         // The reference's gradient of the mean loss is one pass over the batch; the library's is
         // the mean of per-sample Float32 gradients: each within its rounding bound of the exact one.
         let reference = ReferenceMLP(parameters, layers: [3, 3, 3])
-        let expected = reference.meanLossGradient(samples.map(\.input.vector), samples.map(\.target))
+        let expected = reference.meanLossGradient(samples.map(\.input.vector), samples.map(\.target.scalar))
         expectWithinRounding(mean.storage, expected) { "flat index \($0)" }
     }
 

@@ -125,7 +125,7 @@ import Wire
         }
 
         var flipped = good
-        flipped[good.count / 2] ^= 0x10
+        flipped[good.count - 12] ^= 0x10  // in the floats, past the header
         try flipped.write(to: URL(fileURLWithPath: file))
         #expect(startError().contains("\(file): corrupt: checksum"))
 

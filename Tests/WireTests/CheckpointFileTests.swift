@@ -5,8 +5,8 @@ import Testing
 @Suite struct CheckpointFileTests {
     let layout = ParameterLayout([("W1", [2, 3]), ("W3", [2])])
 
-    func model(layers: [Int] = [3, 2, 2], optimizer: OptimizerConfiguration.Kind = .adam) -> ModelDescription {
-        ModelDescription(model: "mlp", layers: layers, readout: nil, layout: layout,
+    func model(layers: [Int] = [3, 2, 2], optimizer: OptimizerConfiguration.Kind = .adam, options: NetworkOptions = NetworkOptions()) -> ModelDescription {
+        ModelDescription(model: "mlp", layers: layers, readout: nil, options: options, layout: layout,
                          optimizer: .init(configuration: OptimizerConfiguration(kind: optimizer), step: 4, currentLearningRate: 0.001),
                          maxStaleness: 0, version: 4)
     }
@@ -28,6 +28,9 @@ import Testing
             version: 0, parameters: TensorSet(zerosFor: layout), optimizer: .adam, optimizerState: OptimizerState(step: 0, first: [], second: [])))
         #expect(file.mismatch(with: model(layers: [3, 2, 3])) == "the checkpoint holds a mlp 3,2,2 with adam, the server trains a mlp 3,2,3 with adam")
         #expect(file.mismatch(with: model(optimizer: .sgd)) == "the checkpoint holds a mlp 3,2,2 with adam, the server trains a mlp 3,2,2 with sgd")
+        // Same layout, another activation: the parameters would fit, the network they belong to would not.
+        #expect(file.mismatch(with: model(options: NetworkOptions(activation: .relu))) == "the checkpoint holds a mlp 3,2,2 "
+            + "(tanh, 1 output, squared_error, no output bias) with adam, the server trains a mlp 3,2,2 (relu, 1 output, squared_error, no output bias) with adam")
     }
 
     @Test func aFileThatIsNotACheckpointIsRefused() {

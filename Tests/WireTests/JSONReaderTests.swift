@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test(arguments: [
-        (#"{"samples": [{"x": [1, 2], "t": "1"}]}"#, "samples[0].t", "expected a number, got a string"),
+        (#"{"samples": [{"x": [1, 2], "t": "1"}]}"#, "samples[0].t", "expected a number or a list of numbers, got a string"),
         (#"{"samples": [{"x": [1, "2"], "t": 1}]}"#, "samples[0].x[1]", "expected a number, got a string"),
         (#"{"samples": [{"x": [1], "t": 1e400}]}"#, "samples[0].t", "1e400 is out of Float32 range"),
         (#"{"samples": [{"x": [1], "x": [2], "t": 1}]}"#, "samples[0].x", "duplicate key; each key may appear once in an object"),

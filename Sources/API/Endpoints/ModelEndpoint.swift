@@ -11,7 +11,7 @@ struct ModelEndpoint: Endpoint {
         var writer = JSONWriter()
         ModelDescription(
             model: store.network.kind, layers: api.network.layers, readout: api.network.readout?.rawValue,
-            layout: store.network.layout,
+            options: store.network.options, layout: store.network.layout,
             optimizer: .init(configuration: store.optimizer.configuration, step: step,
                              currentLearningRate: store.optimizer.learningRate(afterSteps: step)),
             maxStaleness: store.maxStaleness, version: snapshot.version)
