@@ -7,29 +7,31 @@
 struct ReferenceGCN {
     let widths: [Int]
     let readout: GCN.Readout
-    /// W1, b1, ..., WL, bL, w, c as in the library's layout, in Float64.
+    let options: NetworkOptions
+    /// W1, b1, ..., WL, bL, then the output layer, as in the library's layout, in Float64.
     var flat: [Double]
 
-    init(_ parameters: TensorSet, widths: [Int], readout: GCN.Readout) {
+    init(_ parameters: TensorSet, widths: [Int], readout: GCN.Readout, options: NetworkOptions = GCN.defaultOptions) {
         self.widths = widths
         self.readout = readout
+        self.options = options
         flat = parameters.storage.map(Double.init)
     }
 
     typealias Matrix = [[Rounded]]
 
-    /// Slices of `flat`: (Wk as [in][out], bk) per layer, then (w, c).
-    private func unpack() -> (layers: [(W: Matrix, b: [Rounded])], w: [Rounded], c: Rounded) {
+    /// Slices of `flat`: (Wk as [in][out], bk) per layer, then the output layer's W (K rows) and b.
+    private func unpack() -> (layers: [(W: Matrix, b: [Rounded])], w: Matrix, c: [Rounded]?) {
         var rest = flat.map { Rounded($0) }[...]
         func take(_ n: Int) -> [Rounded] { defer { rest = rest.dropFirst(n) }; return Array(rest.prefix(n)) }
+        func rows(_ r: Int, _ c: Int) -> Matrix { let v = take(r * c); return (0..<r).map { Array(v[($0 * c)..<(($0 + 1) * c)]) } }
         var layers: [(Matrix, [Rounded])] = []
         for k in 1..<widths.count {
-            let values = take(widths[k - 1] * widths[k])
-            let W = (0..<widths[k - 1]).map { i in Array(values[(i * widths[k])..<((i + 1) * widths[k])]) }
+            let W = rows(widths[k - 1], widths[k])
             layers.append((W, take(widths[k])))
         }
-        let w = take(widths.last!)
-        return (layers, w, take(1)[0])
+        let w = rows(options.outputs, widths.last!)
+        return (layers, w, options.outputBias ? take(options.outputs) : nil)
     }
 
     /// The disjoint union of `graphs`: node features, dense Â, and each node's graph.
@@ -65,22 +67,25 @@ struct ReferenceGCN {
         return (0..<first.count).map { j in a.map { $0[j] } }
     }
 
-    /// Outputs of each graph.
+    /// Outputs of each graph (K each, one after the other).
     func outputs(_ graphs: [Graph]) -> [Rounded] {
-        forward(graphs).y
+        forward(graphs).y.flatMap { $0 }
     }
 
-    func meanLoss(_ graphs: [Graph], _ targets: [Float]) -> Rounded {
-        Rounded.sum(zip(outputs(graphs), targets).map { ($0 - Rounded($1)) * ($0 - Rounded($1)) }) / Rounded(Double(graphs.count))
+    func meanLoss(_ graphs: [Graph], _ targets: [Float]) -> Rounded { meanLoss(graphs, targets.map(Target.number)) }
+
+    func meanLoss(_ graphs: [Graph], _ targets: [Target]) -> Rounded {
+        Rounded.sum(zip(forward(graphs).y, targets).map { ReferenceHead.loss($0, $1, options.loss).value }) / Rounded(Double(graphs.count))
     }
 
-    private func forward(_ graphs: [Graph]) -> (H: [Matrix], A: Matrix, owner: [Int], R: Matrix, y: [Rounded]) {
+    private func forward(_ graphs: [Graph]) -> (Z: [Matrix], H: [Matrix], A: Matrix, owner: [Int], R: Matrix, y: [[Rounded]]) {
         let (X, A, owner) = Self.union(graphs)
         let (layers, w, c) = unpack()
-        var H = [X]
+        var H = [X], Z: [Matrix] = [[]]
         for (W, b) in layers {
-            let Z = Self.multiply(A, Self.multiply(H.last!, W))
-            H.append(Z.map { row in zip(row, b).map { Rounded.tanh($0 + $1) } })
+            let M = Self.multiply(A, Self.multiply(H.last!, W))
+            Z.append(M.map { row in zip(row, b).map { $0 + $1 } })
+            H.append(Z.last!.map { row in row.map { ReferenceHead.activate($0, options.activation) } })
         }
         // Readout: the sum (or mean) of each graph's node rows.
         let R: Matrix = graphs.indices.map { g in
@@ -90,32 +95,35 @@ struct ReferenceGCN {
                 return readout == .mean ? total / Rounded(Double(rows.count)) : total
             }
         }
-        let y = R.map { Rounded.sum([c] + zip($0, w).map { $0 * $1 }) }
-        return (H, A, owner, R, y)
+        let y = R.map { ReferenceHead.output(w, c, $0) }
+        return (Z, H, A, owner, R, y)
     }
 
+    func meanLossGradient(_ graphs: [Graph], _ targets: [Float]) -> [Rounded] { meanLossGradient(graphs, targets.map(Target.number)) }
+
     /// Gradient of the mean loss over all graphs, by backprop over the block-diagonal batch.
-    func meanLossGradient(_ graphs: [Graph], _ targets: [Float]) -> [Rounded] {
-        let (H, A, owner, R, y) = forward(graphs)
+    func meanLossGradient(_ graphs: [Graph], _ targets: [Target]) -> [Rounded] {
+        let (Z, H, A, owner, R, y) = forward(graphs)
         let (layers, w, _) = unpack()
         let G = Rounded(Double(graphs.count))
-        let dy = zip(y, targets).map { 2 * ($0 - Rounded($1)) / G }
-        let dw = (0..<w.count).map { j in Rounded.sum(zip(R, dy).map { $0[j] * $1 }) }
-        let dc = Rounded.sum(dy)
+        let dy = zip(y, targets).map { ReferenceHead.loss($0, $1, options.loss).dy.map { $0 / G } }
+        let k = options.outputs
+        let dw = (0..<k).flatMap { o in (0..<widths.last!).map { j in Rounded.sum(zip(R, dy).map { $0[j] * $1[o] }) } }
+        let dc = (0..<k).map { o in Rounded.sum(dy.map { $0[o] }) }
         var dH: Matrix = H.last!.indices.map { i in
-            let scaled = readout == .mean ? dy[owner[i]] / Rounded(Double(graphs[owner[i]].nodeCount)) : dy[owner[i]]
-            return w.map { scaled * $0 }
+            let scaled = dy[owner[i]].map { readout == .mean ? $0 / Rounded(Double(graphs[owner[i]].nodeCount)) : $0 }
+            return (0..<widths.last!).map { j in Rounded.sum((0..<k).map { w[$0][j] * scaled[$0] }) }
         }
         var gradients: [(dW: Matrix, db: [Rounded])] = []
-        for k in stride(from: layers.count, through: 1, by: -1) {
-            let dZ = zip(dH, H[k]).map { zip($0, $1).map { $0 * (1 - $1 * $1) } }
-            let db = (0..<widths[k]).map { j in Rounded.sum(dZ.map { $0[j] }) }
+        for l in stride(from: layers.count, through: 1, by: -1) {
+            let dZ = dH.indices.map { i in dH[i].indices.map { j in dH[i][j] * ReferenceHead.derivative(Z[l][i][j], H[l][i][j], options.activation) } }
+            let db = (0..<widths[l]).map { j in Rounded.sum(dZ.map { $0[j] }) }
             let dM = Self.multiply(Self.transpose(A), dZ)
-            let dW = Self.multiply(Self.transpose(H[k - 1]), dM)
-            dH = Self.multiply(dM, Self.transpose(layers[k - 1].W))
+            let dW = Self.multiply(Self.transpose(H[l - 1]), dM)
+            dH = Self.multiply(dM, Self.transpose(layers[l - 1].W))
             gradients.insert((dW, db), at: 0)
         }
-        return gradients.flatMap { $0.dW.flatMap { $0 } + $0.db } + dw + [dc]
+        return gradients.flatMap { $0.dW.flatMap { $0 } + $0.db } + dw + (options.outputBias ? dc : [])
     }
 }
 
