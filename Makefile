@@ -7,8 +7,10 @@ PYTHON_TEST_TOOLS := schemathesis==4.32.5 openapi-spec-validator==0.9.0 xxhash==
 
 # The molecules: ../shared/data/nci-tpsa where it exists, else what `make data` builds.
 MOLECULES := $(if $(wildcard ../shared/data/nci-tpsa/train.jsonl),../shared/data/nci-tpsa,data/nci-tpsa)
+# The handwritten digits: ../shared/data/digits where it exists, else what `make data` builds.
+DIGITS := $(if $(wildcard ../shared/data/digits/train.jsonl),../shared/data/digits,data/digits)
 
-.PHONY: deps venv build release demo test test-kernels data molecules train-molecules fuzz tsan asan bench proto
+.PHONY: deps venv build release demo test test-kernels data molecules digits train-molecules train-digits fuzz tsan asan bench proto
 
 # Installs the Debian packages that are missing, and only those.
 deps:
@@ -45,19 +47,30 @@ release: deps
 demo: build molecules
 	MOLECULES=$(MOLECULES) scripts/demo.sh
 
-# Builds data/nci-tpsa/{train,valid}.jsonl from the table the rdkit package ships.
-data: data/nci-tpsa/train.jsonl
+# Builds data/nci-tpsa/{train,valid}.jsonl from the table the rdkit package ships, and
+# data/digits/{train,valid}.jsonl from the images the scikit-learn package ships.
+data: data/nci-tpsa/train.jsonl data/digits/train.jsonl
 data/nci-tpsa/train.jsonl: scripts/make_data.py | deps
 	python3 -m venv .venv-data
 	.venv-data/bin/pip install -q --disable-pip-version-check rdkit
 	.venv-data/bin/python scripts/make_data.py data/nci-tpsa
+data/digits/train.jsonl: scripts/make_digits.py | deps
+	python3 -m venv .venv-data
+	.venv-data/bin/pip install -q --disable-pip-version-check scikit-learn
+	.venv-data/bin/python scripts/make_digits.py data/digits
 
 molecules:
-	@[ -f $(MOLECULES)/train.jsonl ] || $(MAKE) data
+	@[ -f $(MOLECULES)/train.jsonl ] || $(MAKE) data/nci-tpsa/train.jsonl
+digits:
+	@[ -f $(DIGITS)/train.jsonl ] || $(MAKE) data/digits/train.jsonl
 
 # Trains the GCN over HTTP to the validation MAE in the README (about 3 minutes on 2 cores).
 train-molecules: release molecules
 	scripts/train_molecules.sh $(MOLECULES) $(or $(EPOCHS),200)
+
+# Trains a dense classifier on the handwritten digits over HTTP (about 10 seconds).
+train-digits: release digits
+	scripts/train_digits.sh $(DIGITS) $(or $(EPOCHS),40)
 
 # Regenerates the committed Swift code of proto/*.proto (TensorBoard's event messages) with protoc
 # (Debian's protobuf-compiler) and the protoc-gen-swift of the swift-protobuf version Package.swift names.

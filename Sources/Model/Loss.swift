@@ -7,6 +7,15 @@ public enum Target: Sendable, Equatable {
     case number(Float)
     case numbers([Float])
 
+    /// Value `k` (0 for a number), without building an array.
+    @inline(__always)
+    subscript(k: Int) -> Float {
+        switch self {
+        case .number(let value): value
+        case .numbers(let values): values[k]
+        }
+    }
+
     /// The values, as many as the target holds.
     public var values: [Float] {
         switch self {
@@ -31,19 +40,23 @@ public enum Loss: String, Sendable, CaseIterable {
     public func validate(_ target: Target, outputs: Int) throws(ModelError) {
         switch self {
         case .squaredError, .sigmoidCrossEntropy:
-            let values = target.values
+            let count: Int
+            switch target {
+            case .number: count = 1
+            case .numbers(let values): count = values.count
+            }
             let kind = self == .squaredError ? "numbers" : "numbers in [0, 1]"
-            guard values.count == outputs, outputs == 1 || target != .number(values[0]) else {
-                throw .invalidTarget(outputs == 1
-                    ? "t: expected a number, got a list of \(values.count)"
-                    : "t: expected a list of \(outputs) \(kind) (one per output), got " + (target == .number(values[0]) ? "a number" : "a list of \(values.count)"))
+            guard count == outputs, outputs == 1 || count > 1 || target != .number(target[0]) else {
+                let got = if case .number = target { "a number" } else { "a list of \(count)" }
+                throw .invalidTarget(outputs == 1 ? "t: expected a number, got \(got)" : "t: expected a list of \(outputs) \(kind) (one per output), got \(got)")
             }
-            let name = { (k: Int) in outputs == 1 ? "t" : "t[\(k)]" }
-            if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                throw .nonFinite("\(name(bad)): \(values[bad]) is not finite")
-            }
-            if self == .sigmoidCrossEntropy, let bad = values.firstIndex(where: { !(0...1).contains($0) }) {
-                throw .invalidTarget("\(name(bad)): expected a number in [0, 1], got \(values[bad])")
+            func name(_ k: Int) -> String { outputs == 1 ? "t" : "t[\(k)]" }
+            for k in 0..<count {
+                let value = target[k]
+                guard value.isFinite else { throw .nonFinite("\(name(k)): \(value) is not finite") }
+                if self == .sigmoidCrossEntropy, !(0...1).contains(value) {
+                    throw .invalidTarget("\(name(k)): expected a number in [0, 1], got \(value)")
+                }
             }
         case .softmaxCrossEntropy:
             guard case .number(let value) = target, value.isFinite, value == value.rounded(), (0..<Float(outputs)).contains(value) else {
@@ -66,10 +79,9 @@ public enum Loss: String, Sendable, CaseIterable {
                 dy[0] = 2 * residual
                 return residual * residual
             }
-            let t = target.values
             var loss: Float = 0
             for k in 0..<count {
-                let residual = y[k] - t[k]
+                let residual = y[k] - target[k]
                 dy[k] = 2 * residual
                 loss += residual * residual
             }
@@ -89,12 +101,11 @@ public enum Loss: String, Sendable, CaseIterable {
             dy[t] -= 1
             return m + logf(sum) - y[t]
         case .sigmoidCrossEntropy:
-            let t = target.values
             var loss: Float = 0
             for k in 0..<count {
                 // softplus(y) = max(y, 0) + log(1 + e^-|y|), finite for any finite y.
-                loss += max(y[k], 0) + log1pf(expf(-abs(y[k]))) - t[k] * y[k]
-                dy[k] = Activation.sigmoid(y[k]) - t[k]
+                loss += max(y[k], 0) + log1pf(expf(-abs(y[k]))) - target[k] * y[k]
+                dy[k] = Activation.sigmoid(y[k]) - target[k]
             }
             return loss
         }

@@ -7,7 +7,7 @@
 /// may hand it from thread to thread).
 public final class Scratch: @unchecked Sendable {
     /// Float buffers. Layers count from 1; one sample's buffer is one row, a batch's is n rows.
-    enum Buffer: Hashable {
+    enum Buffer {
         /// The batch's inputs, one row per sample.
         case inputs
         /// a_l = f(z_l) of hidden layer l.
@@ -31,43 +31,64 @@ public final class Scratch: @unchecked Sendable {
     }
 
     /// Integer buffers: a graph's neighbour lists.
-    enum IntBuffer: Hashable {
+    enum IntBuffer: Int {
         case rowStarts
         case neighbours
         case fill
     }
 
-    private var floatBuffers: [Buffer: UnsafeMutableBufferPointer<Float>] = [:]
-    private var intBuffers: [IntBuffer: UnsafeMutableBufferPointer<Int32>] = [:]
+    /// Buffers are kept in arrays by slot, so that finding one costs an index, not a hash.
+    private var floatBuffers: [UnsafeMutableBufferPointer<Float>] = []
+    private var intBuffers: [UnsafeMutableBufferPointer<Int32>] = []
 
     public init() {}
 
     deinit {
-        for buffer in floatBuffers.values { buffer.deallocate() }
-        for buffer in intBuffers.values { buffer.deallocate() }
+        for buffer in floatBuffers { buffer.deallocate() }
+        for buffer in intBuffers { buffer.deallocate() }
     }
 
     /// The memory the buffers hold now, in bytes.
     public var byteCount: Int {
-        floatBuffers.values.reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
-            + intBuffers.values.reduce(0) { $0 + $1.count * MemoryLayout<Int32>.stride }
+        floatBuffers.reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
+            + intBuffers.reduce(0) { $0 + $1.count * MemoryLayout<Int32>.stride }
     }
 
     /// At least `count` floats for `buffer`. Their contents are unspecified.
     func floats(_ buffer: Buffer, count: Int) -> UnsafeMutablePointer<Float> {
-        Self.buffer(&floatBuffers, buffer, count)
+        Self.buffer(&floatBuffers, buffer.slot, count)
     }
 
     /// At least `count` 32-bit integers for `buffer`. Their contents are unspecified.
     func ints(_ buffer: IntBuffer, count: Int) -> UnsafeMutablePointer<Int32> {
-        Self.buffer(&intBuffers, buffer, count)
+        Self.buffer(&intBuffers, buffer.rawValue, count)
     }
 
-    private static func buffer<Key, T>(_ buffers: inout [Key: UnsafeMutableBufferPointer<T>], _ key: Key, _ count: Int) -> UnsafeMutablePointer<T> {
-        if let existing = buffers[key], existing.count >= max(count, 1) { return existing.baseAddress! }
-        buffers[key]?.deallocate()
-        let fresh = UnsafeMutableBufferPointer<T>.allocate(capacity: max(count, 1))
-        buffers[key] = fresh
-        return fresh.baseAddress!
+    private static func buffer<T>(_ buffers: inout [UnsafeMutableBufferPointer<T>], _ slot: Int, _ count: Int) -> UnsafeMutablePointer<T> {
+        while buffers.count <= slot { buffers.append(UnsafeMutableBufferPointer(start: nil, count: 0)) }
+        if buffers[slot].count < max(count, 1) {
+            buffers[slot].deallocate()
+            buffers[slot] = .allocate(capacity: max(count, 1))
+        }
+        return buffers[slot].baseAddress!
+    }
+}
+
+extension Scratch.Buffer {
+    /// Where the buffer is kept: the fixed buffers first, then three per layer.
+    var slot: Int {
+        switch self {
+        case .inputs: 0
+        case .outputs: 1
+        case .outputGradient: 2
+        case .product: 3
+        case .propagatedGradient: 4
+        case .readout: 5
+        case .readoutGradient: 6
+        case .degreeScales: 7
+        case .activations(let layer): 8 + 3 * layer
+        case .preactivations(let layer): 9 + 3 * layer
+        case .layerGradient(let layer): 10 + 3 * layer
+        }
     }
 }

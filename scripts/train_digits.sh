@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Trains a dense classifier on the handwritten digits over HTTP: one gradserve (64 inputs, two
+# ReLU layers of 64, 10 classes, softmax cross-entropy, Adam) on a free port, gradctl train with
+# the validation accuracy after every epoch and the best epoch kept. Usage:
+#   scripts/train_digits.sh DATA_DIR [EPOCHS]
+set -euo pipefail
+data=$1
+epochs=${2:-40}
+bin=${BIN:-.build/release}
+log=$(mktemp)
+"$bin/gradserve" --port 0 --layers 64,64,64 --activation relu --outputs 10 --loss softmax_cross_entropy --output-bias \
+    --seed 1 --optimizer adam --lr 0.001 --log-level warning >"$log" &
+server=$!
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log"' EXIT
+for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
+url="http://$(sed -n 's/^listening on //p' "$log")"
+echo "== gradserve at $url: 64,64,64 relu, 10 classes, softmax cross-entropy; $epochs epochs"
+"$bin/gradctl" train --server "$url" --data "$data/train.jsonl" --eval "$data/valid.jsonl" \
+    --epochs "$epochs" --batch 32 --shuffle-seed 1 --reduce-sum --tensor-format b64 --keep-best
