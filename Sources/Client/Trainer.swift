@@ -277,7 +277,8 @@ public final class Trainer: Sendable {
         for (index, sample) in data.samples.enumerated() {
             switch (sample.input, model.model) {
             case (.vector(let x), "mlp") where x.count != inputSize:
-                throw TrainingError.invalidData("\(data.location(of: index)): x has \(x.count) values, the server's model expects \(inputSize)")
+                let hint = data.source.hasSuffix(".csv") ? " (the last --targets columns of a CSV row are its targets)" : ""
+                throw TrainingError.invalidData("\(data.location(of: index)): x has \(x.count) values, the server's model expects \(inputSize)\(hint)")
             case (.graph(let graph), "gcn") where graph.featureCount != inputSize && graph.nodeCount > 0:
                 throw TrainingError.invalidData("\(data.location(of: index)): nodes have \(graph.featureCount) features, the server's model expects \(inputSize)")
             case (.graph, "mlp"):
