@@ -38,19 +38,27 @@ public struct GradientsRequest: Sendable {
     public var samples: [Sample]
     public var reduce: Reduction
     public var tensorFormat: TensorFormat
+    /// DP-SGD: scale each sample's whole gradient to L2 norm at most this before it is returned or summed.
+    public var perSampleClipNorm: Float?
 
-    public init(samples: [Sample], reduce: Reduction = .none, tensorFormat: TensorFormat = .numbers) {
+    public init(samples: [Sample], reduce: Reduction = .none, tensorFormat: TensorFormat = .numbers, perSampleClipNorm: Float? = nil) {
         self.samples = samples
         self.reduce = reduce
         self.tensorFormat = tensorFormat
+        self.perSampleClipNorm = perSampleClipNorm
     }
 
     public init(reading reader: inout JSONReader, sampleLimit: Int) throws {
         var samples: [Sample]?
         var reduce: Reduction?
         var format: TensorFormat?
+        var clip: Float?
         try reader.readObject { reader, key in
             switch key {
+            case "per_sample_clip_norm":
+                let value = try reader.readFloat()
+                guard value > 0 else { throw reader.invalid("expected a number above 0 (the L2 norm each sample's gradient is clipped to), got \(value)") }
+                clip = value
             case "samples":
                 samples = try reader.readSamples(requireTarget: true, limit: sampleLimit)
             case "reduce":
@@ -61,7 +69,7 @@ public struct GradientsRequest: Sendable {
             }
         }
         guard let samples else { throw reader.invalid("missing field samples (an array of {\"x\": [...], \"t\": ...})") }
-        self.init(samples: samples, reduce: reduce ?? .none, tensorFormat: format ?? .numbers)
+        self.init(samples: samples, reduce: reduce ?? .none, tensorFormat: format ?? .numbers, perSampleClipNorm: clip)
     }
 
     public func encode(to writer: inout JSONWriter) {
@@ -70,6 +78,7 @@ public struct GradientsRequest: Sendable {
             w.array { w in for sample in samples { w.sample(sample, includeTarget: true) } }
             if reduce != .none { w.key("reduce"); w.string(reduce.rawValue) }
             if tensorFormat != .numbers { w.key("tensor_format"); w.string(tensorFormat.rawValue) }
+            if let perSampleClipNorm { w.key("per_sample_clip_norm"); w.number(perSampleClipNorm) }
         }
     }
 }

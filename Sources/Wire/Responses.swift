@@ -223,6 +223,8 @@ public struct GradientsResponse: Sendable {
         public var loss: Float
         /// The K outputs.
         public var outputs: [Float]
+        /// With per-sample clipping: the L2 norm of the sample's whole gradient before clipping.
+        public var norm: Float?
         /// Empty when the request asked for `"reduce": "sum"`.
         public var gradients: [String: Tensor]
     }
@@ -241,11 +243,12 @@ public struct GradientsResponse: Sendable {
             case "results":
                 var list: [Result] = []
                 try reader.readArray { reader, _ in
-                    var result = Result(loss: 0, outputs: [], gradients: [:])
+                    var result = Result(loss: 0, outputs: [], norm: nil, gradients: [:])
                     try reader.readObject { reader, key in
                         switch key {
                         case "loss": result.loss = try reader.readFloat()
                         case "output": result.outputs = try reader.readTarget().values
+                        case "norm": result.norm = try reader.readFloat()
                         case "gradients": result.gradients = try reader.readTensorMap()
                         default: try reader.skipValue()
                         }
@@ -263,14 +266,18 @@ public struct GradientsResponse: Sendable {
     }
 
     /// Writes per-sample gradients straight from a batch's flat storage.
-    public static func encode(version: Int, batch: GradientBatch, format: TensorFormat, to writer: inout JSONWriter) {
+    /// `norms` and `clipNorm` are given when the request asked for per-sample clipping.
+    public static func encode(version: Int, batch: GradientBatch, norms: [Double]? = nil, clipNorm: Float? = nil,
+                              format: TensorFormat, to writer: inout JSONWriter) {
         writer.object { w in
             w.key("version"); w.number(version)
+            w.clipped(norms, clipNorm)
             w.key("results")
             w.array { w in
                 for i in 0..<batch.count {
                     w.object { w in
                         w.result(batch.results, i)
+                        if let norms { w.key("norm"); w.number(Float(norms[i])) }
                         w.key("gradients")
                         let start = i * batch.layout.count
                         w.tensors(layout: batch.layout, storage: batch.storage[start..<(start + batch.layout.count)], format: format)
@@ -281,13 +288,18 @@ public struct GradientsResponse: Sendable {
     }
 
     /// Writes per-sample losses and outputs with one summed gradient.
-    public static func encode(version: Int, results: SampleResults, sum: TensorSet, format: TensorFormat, to writer: inout JSONWriter) {
+    public static func encode(version: Int, results: SampleResults, norms: [Double]? = nil, clipNorm: Float? = nil,
+                              sum: TensorSet, format: TensorFormat, to writer: inout JSONWriter) {
         writer.object { w in
             w.key("version"); w.number(version)
+            w.clipped(norms, clipNorm)
             w.key("results")
             w.array { w in
                 for i in 0..<results.count {
-                    w.object { w in w.result(results, i) }
+                    w.object { w in
+                        w.result(results, i)
+                        if let norms { w.key("norm"); w.number(Float(norms[i])) }
+                    }
                 }
             }
             w.key("gradient_sum"); w.tensors(sum, format: format)
@@ -296,6 +308,12 @@ public struct GradientsResponse: Sendable {
 }
 
 extension JSONWriter {
+    /// `"clipped"`: how many samples' gradients were scaled down.
+    fileprivate mutating func clipped(_ norms: [Double]?, _ clipNorm: Float?) {
+        guard let norms, let clipNorm else { return }
+        key("clipped"); number(norms.filter { $0 > Double(clipNorm) }.count)
+    }
+
     /// `"loss"` and `"output"` of sample `i` (a number when K = 1, else a list).
     fileprivate mutating func result(_ results: SampleResults, _ i: Int) {
         key("loss"); number(results.losses[i])
