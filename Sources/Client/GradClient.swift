@@ -69,9 +69,10 @@ public struct GradClient: Sendable {
     }
 
     /// The gradients of `samples` added up as they are read (see `GradientPartialSum`).
-    public func gradientSum(_ samples: [Sample], reduce: Reduction, format: TensorFormat, layout: ParameterLayout) async throws -> GradientPartialSum {
+    public func gradientSum(_ samples: [Sample], reduce: Reduction, format: TensorFormat, clipNorm: Float? = nil,
+                            layout: ParameterLayout) async throws -> GradientPartialSum {
         var writer = JSONWriter()
-        GradientsRequest(samples: samples, reduce: reduce, tensorFormat: format).encode(to: &writer)
+        GradientsRequest(samples: samples, reduce: reduce, tensorFormat: format, perSampleClipNorm: clipNorm).encode(to: &writer)
         return try await call("POST", "/gradients", body: writer.bytes, retry: true) { try GradientPartialSum(reading: &$0, layout: layout) }
     }
 

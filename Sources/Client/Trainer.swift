@@ -34,6 +34,8 @@ public final class Trainer: Sendable {
         public var resumeBest: Checkpoint?
         /// Asked after every step: true stops the run cleanly there (`TrainingError.interrupted`).
         public var shouldStop: @Sendable () -> Bool = { false }
+        /// Private training (DP-SGD) instead of the plain mini-batches.
+        public var privacy: Privacy?
 
         public init() {}
     }
@@ -53,6 +55,9 @@ public final class Trainer: Sendable {
         public var epochLossSum = 0.0
         /// The step being applied: the sum of its batch's losses.
         public var pendingLossSum: Double?
+        /// Private training: steps whose noisy gradient was sent, landed or not (what the
+        /// accountant counts, so that a resumed run never spends privacy twice).
+        public var privateSteps: Int?
         /// With `keepBest`: the best epoch so far and its evaluation MAE (the checkpoint comes with `Event.best`).
         public var bestEpoch: Int?
         /// The measure `keepBest` compares, lower is better (MAE, or 1 - accuracy).
@@ -87,6 +92,8 @@ public final class Trainer: Sendable {
         public var loss: Double
         /// The learning rate the servers used for this step (nil when the answer that said it was lost).
         public var learningRate: Float?
+        /// Private training: ε spent so far at the run's δ.
+        public var epsilon: Double?
         public var samplesDone: Int
         public var samplesPerEpoch: Int
         public var seconds: Double
@@ -100,6 +107,8 @@ public final class Trainer: Sendable {
         public var version: Int
         /// Steps applied in the run at the end of this epoch.
         public var step: Int
+        /// Private training: ε spent so far at the run's δ.
+        public var epsilon: Double?
     }
 
     /// What fits the loss: MSE and MAE (averaged over outputs) for squared error; accuracy and
@@ -128,6 +137,8 @@ public final class Trainer: Sendable {
         public var finalVersion: Int
         /// The epoch whose parameters the servers hold at the end when `keepBest` was asked.
         public var restoredEpoch: Int?
+        /// Private training that stopped before a step that would have exceeded `maxEpsilon`: why.
+        public var privacyStop: String?
     }
 
     public let servers: [GradClient]
@@ -153,30 +164,57 @@ public final class Trainer: Sendable {
             best = (score, epoch, checkpoint)
         }
         var summaries: [EpochSummary] = []
-        for epoch in stride(from: position.epoch, through: options.epochs, by: 1) {
+        let privacy = options.privacy
+        try privacy?.validate()
+        // q = B / N, and the accountant of the sampled Gaussian mechanism at that rate.
+        let rate = Double(options.batchSize) / Double(data.samples.count)
+        let accountant = privacy.map { PrivacyAccountant(samplingRate: min(rate, 1), noiseMultiplier: $0.noiseMultiplier) }
+        func epsilon(_ steps: Int) -> Double? { privacy.map { accountant!.epsilon(steps: steps, delta: $0.delta).epsilon } }
+        var random = PrivacyRandom(seed: privacy?.seed)
+        var privacyStop: String?
+        training: for epoch in stride(from: position.epoch, through: options.epochs, by: 1) {
             var generator = SeededGenerator(seed: options.shuffleSeed &+ UInt64(epoch))
             let order = options.shuffle ? Array(data.samples.indices).shuffled(using: &generator) : Array(data.samples.indices)
             let started = ContinuousClock.now
             let starts = Array(stride(from: 0, to: order.count, by: options.batchSize))
             for batchStart in starts.dropFirst(position.batch) {
-                let batch = order[batchStart..<min(batchStart + options.batchSize, order.count)].map { data.samples[$0] }
-                let (mean, losses) = try await meanGradient(of: batch, version: position.version, layout: model.layout, on: replicas)
+                let mean: TensorSet, losses: [Double]
+                if let privacy {
+                    let spent = position.privateSteps ?? 0
+                    if let maxEpsilon = privacy.maxEpsilon, let next = epsilon(spent + 1), next > maxEpsilon {
+                        privacyStop = String(format: "stopped before step %d: it would spend ε = %.4f, above the largest allowed, %.4f (δ = %g)",
+                                             position.step + 1, next, maxEpsilon, privacy.delta)
+                        break training
+                    }
+                    let batch = random.poissonSample(count: data.samples.count, rate: rate).map { data.samples[$0] }
+                    let (sum, sampleLosses) = try await gradientSums(of: batch, version: position.version, layout: model.layout,
+                                                                     clipNorm: privacy.clipNorm, on: replicas)
+                    mean = TensorSet(layout: model.layout, storage: privacy.noisyMean(sum, expectedBatch: options.batchSize, random: &random))
+                    losses = sampleLosses
+                    position.privateSteps = spent + 1
+                } else {
+                    let batch = order[batchStart..<min(batchStart + options.batchSize, order.count)].map { data.samples[$0] }
+                    (mean, losses) = try await meanGradient(of: batch, version: position.version, layout: model.layout, on: replicas)
+                }
                 position.pendingLossSum = losses.reduce(0, +)
                 report(.position(position))
                 let (version, learningRate) = try await replicas.apply(mean, baseVersion: position.version, format: options.tensorFormat)
                 position.advance(to: version)
                 report(.position(position))
                 try await replicas.probeDropped()
-                report(.step(Step(epoch: epoch, step: position.step, version: version - 1, loss: losses.reduce(0, +) / Double(losses.count),
-                                  learningRate: learningRate,
+                report(.step(Step(epoch: epoch, step: position.step, version: version - 1,
+                                  // A private step's batch may be empty (noise only): its loss is NaN.
+                                  loss: losses.reduce(0, +) / Double(losses.count),
+                                  learningRate: learningRate, epsilon: epsilon(position.privateSteps ?? 0),
                                   samplesDone: min(batchStart + options.batchSize, order.count), samplesPerEpoch: order.count,
                                   seconds: (ContinuousClock.now - started).seconds)))
                 if options.shouldStop() { throw TrainingError.interrupted(position) }
             }
             let elapsed = (ContinuousClock.now - started).seconds
+            // With private training, the losses of the samples drawn over N: an unbiased estimate of the mean.
             var summary = EpochSummary(epoch: epoch, meanLoss: position.epochLossSum / Double(order.count),
                                        samplesPerSecond: Double(order.count) / max(elapsed, 1e-9), evaluation: nil, version: position.version,
-                                       step: position.step)
+                                       step: position.step, epsilon: epsilon(position.privateSteps ?? 0))
             if let evaluation {
                 let result = try await evaluate(evaluation, loss: model.options.loss, on: replicas)
                 summary.evaluation = result
@@ -205,7 +243,7 @@ public final class Trainer: Sendable {
         } else if best != nil {
             restoredEpoch = options.epochs
         }
-        return Report(epochs: summaries, finalVersion: version, restoredEpoch: restoredEpoch)
+        return Report(epochs: summaries, finalVersion: version, restoredEpoch: restoredEpoch, privacyStop: privacyStop)
     }
 
     /// Where to start: the beginning, at the servers' version; or where `options.resume` says,
@@ -294,6 +332,16 @@ public final class Trainer: Sendable {
     /// The batch split over the servers, per-sample gradients (or partial sums) fetched
     /// concurrently, and averaged here. Returns the mean and the per-sample losses.
     private func meanGradient(of batch: [Sample], version: Int, layout: ParameterLayout, on replicas: ReplicaSet) async throws -> (TensorSet, [Double]) {
+        let (total, losses) = try await gradientSums(of: batch, version: version, layout: layout, clipNorm: nil, on: replicas)
+        let n = Double(batch.count)
+        return (TensorSet(layout: layout, storage: total.map { Float($0 / n) }), losses)
+    }
+
+    /// The sum of the batch's per-sample gradients (each clipped to `clipNorm` by the servers when
+    /// given) in Float64, and the per-sample losses. An empty batch sums to zero.
+    func gradientSums(of batch: [Sample], version: Int, layout: ParameterLayout, clipNorm: Float?,
+                      on replicas: ReplicaSet) async throws -> ([Double], [Double]) {
+        guard !batch.isEmpty else { return ([Double](repeating: 0, count: layout.count), []) }
         let parts = split(batch, into: partCount)
         let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
         // Each answer is read straight into its own Float64 sum as it arrives; the parts' sums are
@@ -301,7 +349,7 @@ public final class Trainer: Sendable {
         let answers = try await replicas.run(parts, check: { (answer: GradientPartialSum) in
             answer.version == version ? nil : "computed gradients at version \(answer.version), expected \(version)"
         }) { server, part in
-            try await server.gradientSum(part, reduce: reduce, format: format, layout: layout)
+            try await server.gradientSum(part, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
         }
         var total = [Double](repeating: 0, count: layout.count)
         var losses: [Double] = []
@@ -309,8 +357,7 @@ public final class Trainer: Sendable {
             losses += answer.losses.map(Double.init)
             for i in total.indices { total[i] += answer.sum[i] }
         }
-        let n = Double(batch.count)
-        return (TensorSet(layout: layout, storage: total.map { Float($0 / n) }), losses)
+        return (total, losses)
     }
 
     /// `items` in up to `count` contiguous parts of near-equal size.

@@ -75,6 +75,22 @@ struct Train: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Folder that records the run (created if missing); the same command with the same folder resumes it where it stopped.",
                                valueName: "dir"))
     var runDir: String?
+    @Option(help: ArgumentHelp(
+        "Private training (DP-SGD): the L2 norm C, above 0, each sample's whole gradient is clipped to. Each step then takes every sample with probability q = batch/N and adds Gaussian noise of deviation σC to the clipped sum. Needs --dp-delta and --dp-noise-multiplier or --dp-target-epsilon.",
+        valueName: "norm"))
+    var dpClip: Float?
+    @Option(help: ArgumentHelp("DP-SGD: the noise's standard deviation as a multiple σ of C, above 0.", valueName: "sigma"))
+    var dpNoiseMultiplier: Double?
+    @Option(help: ArgumentHelp("DP-SGD: instead of --dp-noise-multiplier, the ε the whole planned run may spend; the smallest σ that keeps it within (ε, δ) is used.",
+                               valueName: "epsilon"))
+    var dpTargetEpsilon: Double?
+    @Option(help: ArgumentHelp("DP-SGD: δ, in (0, 1); take it well below 1/N.", valueName: "delta"))
+    var dpDelta: Double?
+    @Option(help: ArgumentHelp("DP-SGD: stop, with a message, before a step that would take ε above this (above 0).", valueName: "epsilon"))
+    var dpMaxEpsilon: Double?
+    @Option(help: ArgumentHelp("Testing only: DP sampling and noise from this seed, so that runs repeat; such a run is NOT private.",
+                               valueName: "seed", visibility: .hidden))
+    var dpSeed: UInt64?
 
     func validate() throws {
         guard (data == nil) != (synthetic == nil) else { throw ValidationError("give either --data FILE or --synthetic N") }
@@ -84,6 +100,22 @@ struct Train: AsyncParsableCommand {
         guard timeout > 0 else { throw ValidationError("--timeout must be above 0 seconds") }
         if let synthetic, synthetic < 1 { throw ValidationError("--synthetic must be at least 1") }
         guard targets >= 1 else { throw ValidationError("--targets must be at least 1") }
+        let anyPrivacy = dpClip != nil || dpNoiseMultiplier != nil || dpTargetEpsilon != nil || dpDelta != nil || dpMaxEpsilon != nil || dpSeed != nil
+        if anyPrivacy {
+            guard let dpClip, let dpDelta else { throw ValidationError("private training needs --dp-clip C and --dp-delta DELTA") }
+            guard (dpNoiseMultiplier == nil) != (dpTargetEpsilon == nil) else {
+                throw ValidationError("private training needs exactly one of --dp-noise-multiplier SIGMA and --dp-target-epsilon E")
+            }
+            guard dpClip.isFinite, dpClip > 0 else { throw ValidationError("--dp-clip must be a finite number above 0, got \(dpClip)") }
+            guard dpDelta > 0, dpDelta < 1 else { throw ValidationError("--dp-delta must be in (0, 1), got \(dpDelta)") }
+            if let dpNoiseMultiplier, !(dpNoiseMultiplier.isFinite && dpNoiseMultiplier > 0) {
+                throw ValidationError("--dp-noise-multiplier must be a finite number above 0, got \(dpNoiseMultiplier)")
+            }
+            if let dpTargetEpsilon, !(dpTargetEpsilon.isFinite && dpTargetEpsilon > 0) {
+                throw ValidationError("--dp-target-epsilon must be a finite number above 0, got \(dpTargetEpsilon)")
+            }
+            if let dpMaxEpsilon, !(dpMaxEpsilon > 0) { throw ValidationError("--dp-max-epsilon must be above 0, got \(dpMaxEpsilon)") }
+        }
     }
 
     func run() async throws {
@@ -116,13 +148,34 @@ struct Train: AsyncParsableCommand {
             if keepBest { options.resumeBest = try runDirectory.loadBest(layout: try await clients[0].model().layout) }
             print("resuming at epoch \(position.epoch), step \(position.step), version \(position.version)")
         }
+        if let dpClip, let dpDelta {
+            let n = training.samples.count
+            let rate = min(Double(batch) / Double(n), 1), steps = epochs * ((n + batch - 1) / batch)
+            let sigma: Double
+            if let dpTargetEpsilon {
+                guard let found = PrivacyAccountant.noiseMultiplier(forEpsilon: dpTargetEpsilon, delta: dpDelta, samplingRate: rate, steps: steps) else {
+                    throw ValidationError("--dp-target-epsilon \(dpTargetEpsilon): no noise multiplier up to 10,000 keeps \(steps) steps at q = \(rate) within (ε, δ) = (\(dpTargetEpsilon), \(dpDelta))")
+                }
+                sigma = found
+            } else {
+                sigma = dpNoiseMultiplier!
+            }
+            if dpDelta >= 1 / Double(n) {
+                print("warning: δ = \(dpDelta) is not below 1/N = \(1 / Double(n)); a run that published one sample outright would meet it")
+            }
+            let planned = PrivacyAccountant(samplingRate: rate, noiseMultiplier: sigma).epsilon(steps: steps, delta: dpDelta).epsilon
+            print(String(format: "private training: C = %g, σ = %.4f, q = %.5f, %d steps; the planned run spends ε = %.4f at δ = %g",
+                         dpClip, sigma, rate, steps, planned, dpDelta))
+            if dpSeed != nil { print("warning: --dp-seed fixes the sampling and the noise: this run repeats and is NOT private") }
+            options.privacy = Trainer.Privacy(clipNorm: dpClip, noiseMultiplier: sigma, delta: dpDelta, maxEpsilon: dpMaxEpsilon, seed: dpSeed)
+        }
         let stop = StopRequest()
         options.shouldStop = { stop.isRequested }
         let trainer = Trainer(servers: clients, options: options)
 
         print("training on \(training.samples.count) samples from \(training.source) with \(servers.count) server(s): "
               + "batch \(batch), \(epochs) epoch(s), \(parallel) request(s) in flight")
-        let progress = Progress(history: try history.map(HistoryFile.init))
+        let progress = Progress(history: try history.map { try HistoryFile(path: $0, privacy: dpClip != nil) })
         let curves = try tensorboard.map { directory in
             do { return TensorBoardLog(writer: try SummaryWriter(directory: directory)) } catch { throw ValidationError("--tensorboard: \(error)") }
         }
@@ -142,6 +195,7 @@ struct Train: AsyncParsableCommand {
                   + (runDir == nil ? "without --run-dir this run cannot be resumed" : "run the same command again to resume"))
             throw ExitCode(130)
         }
+        if let reason = report.privacyStop { print(reason) }
         if let restored = report.restoredEpoch {
             print("kept the parameters of epoch \(restored), the best on \(eval!), as version \(report.finalVersion)")
         }
@@ -150,6 +204,14 @@ struct Train: AsyncParsableCommand {
 }
 
 extension Train {
+    /// The private-training options, as one recorded value.
+    var privacyConfiguration: String {
+        guard let dpClip else { return "off" }
+        let noise: String = dpNoiseMultiplier.map { "σ \($0)" } ?? "σ for ε \(dpTargetEpsilon ?? 0)"
+        let seed: String = dpSeed.map { String($0) } ?? "none"
+        return "C \(dpClip), \(noise), δ \(dpDelta ?? 0), seed \(seed)"
+    }
+
     /// The options that decide the result of a run: a resumed run must have the same.
     func recordedConfiguration() throws -> [String: String] {
         var configuration = [
@@ -158,6 +220,7 @@ extension Train {
             "reduce-sum": String(reduceSum), "tensor-format": tensorFormat.rawValue, "keep-best": String(keepBest),
             "servers": String(servers.count), "eval": eval ?? "", "targets": String(targets),
         ]
+        configuration["dp"] = privacyConfiguration
         if let data {
             let size = (try? FileManager.default.attributesOfItem(atPath: data)[.size] as? Int) ?? -1
             configuration["data"] = "\(data) (\(size) bytes)"
@@ -195,8 +258,12 @@ extension TensorFormat: ExpressibleByArgument {}
 final class HistoryFile: Sendable {
     private let handle: FileHandle
 
-    init(path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data("step,epoch,version,loss,seconds\n".utf8)),
+    private let privacy: Bool
+
+    /// With `privacy`, a last column holds the ε spent after each step.
+    init(path: String, privacy: Bool) throws {
+        self.privacy = privacy
+        guard FileManager.default.createFile(atPath: path, contents: Data(("step,epoch,version,loss,seconds" + (privacy ? ",epsilon" : "") + "\n").utf8)),
               let handle = FileHandle(forWritingAtPath: path) else {
             throw ValidationError("--history: cannot write \(path)")
         }
@@ -205,7 +272,8 @@ final class HistoryFile: Sendable {
     }
 
     func append(_ step: Trainer.Step) {
-        handle.write(Data("\(step.step),\(step.epoch),\(step.version),\(step.loss),\(String(format: "%.4f", step.seconds))\n".utf8))
+        let epsilon = privacy ? "," + (step.epsilon.map { "\($0)" } ?? "") : ""
+        handle.write(Data("\(step.step),\(step.epoch),\(step.version),\(step.loss),\(String(format: "%.4f", step.seconds))\(epsilon)\n".utf8))
     }
 }
 
@@ -216,8 +284,9 @@ struct TensorBoardLog: Sendable {
     func handle(_ event: Trainer.Event) {
         switch event {
         case .step(let step):
-            var scalars = [(tag: "train/loss", value: Float(step.loss))]
+            var scalars: [(tag: String, value: Float)] = step.loss.isFinite ? [("train/loss", Float(step.loss))] : []
             if let rate = step.learningRate { scalars.append(("train/learning_rate", rate)) }
+            if let epsilon = step.epsilon { scalars.append(("privacy/epsilon", Float(epsilon))) }
             writer.add(scalars, step: step.step)
         case .epoch(let summary):
             var scalars = [(tag: "epoch/loss", value: Float(summary.meanLoss)),
@@ -250,8 +319,10 @@ final class Progress: Sendable {
         case .step(let step):
             history?.append(step)
             let (running, shouldPrint) = state.withLock { state -> (Double, Bool) in
-                state.lossSum += step.loss
-                state.steps += 1
+                if step.loss.isFinite {  // a private step with no sample has no loss
+                    state.lossSum += step.loss
+                    state.steps += 1
+                }
                 let tenth = step.samplesDone * 10 / max(step.samplesPerEpoch, 1)
                 defer { state.lastLine = tenth }
                 return (state.lossSum / Double(state.steps), tenth != state.lastLine)
@@ -275,6 +346,7 @@ final class Progress: Sendable {
             if let evaluation = summary.evaluation {
                 line += ", eval " + evaluation.summary
             }
+            if let epsilon = summary.epsilon { line += String(format: ", ε = %.4f", epsilon) }
             print(line)
         case .resynchronized(let server, let version, let reason):
             print("brought \(server) in line at version \(version) (\(reason))")
