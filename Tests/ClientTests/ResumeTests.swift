@@ -1,3 +1,4 @@
+import Client
 import Foundation
 import TestSupport
 import Testing
@@ -64,5 +65,31 @@ import Glibc
         let other = try run(gradctl, command.map { $0 == "8" ? "16" : $0 })
         #expect(other.status != 0)
         #expect(other.stderr.contains("holds a run with other options (batch 8 there, 16 here)"), "\(other.stderr)")
+    }
+
+    /// A private run stopped and resumed spends, in all, the privacy of the steps it took: the
+    /// accountant's count is part of the record, so the ε printed at the end is that of the
+    /// whole run, and not that of the resumed part alone.
+    @Test(.timeLimit(.minutes(3)))
+    func aResumedPrivateRunCountsEveryStepOnce() throws {
+        let server = try ServerProcess(serverArguments)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("private-run-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let command = ["train", "--server", server.url, "--synthetic", "400", "--batch", "8", "--epochs", "2", "--reduce-sum",
+                       "--dp-clip", "1", "--dp-noise-multiplier", "1.3", "--dp-delta", "1e-4", "--run-dir", folder]
+        let stopped = try interrupt(command, at: 40, with: SIGINT, watching: server.url)
+        #expect(stopped.contains("run the same command again to resume"), "\(stopped)")
+        let last = try run(gradctl, command)
+        #expect(last.status == 0, "\(last.stderr)")
+        #expect(last.stdout.contains("resuming at epoch"), "\(last.stdout)")
+        #expect(last.stdout.contains("done: version 100"), "\(last.stdout)")
+        let whole = PrivacyEpsilon.of(steps: 100, rate: 8.0 / 400, sigma: 1.3, delta: 1e-4)
+        #expect(last.stdout.contains("epoch 2: ") && last.stdout.contains(String(format: "ε = %.4f", whole)), "\(last.stdout)")
+    }
+}
+
+enum PrivacyEpsilon {
+    static func of(steps: Int, rate: Double, sigma: Double, delta: Double) -> Double {
+        PrivacyAccountant(samplingRate: rate, noiseMultiplier: sigma).epsilon(steps: steps, delta: delta).epsilon
     }
 }
