@@ -36,7 +36,7 @@ echo "== gradctl train on molecules: a graph network (gradserve --model gcn), on
 start_server --model gcn --features 23 --hidden 64,64 --optimizer adam --lr 0.003
 out=runs/demo
 rm -rf "$out/tensorboard"
-"$bin/gradctl" train --server "$url" --data "$molecules/train.jsonl" --eval "$molecules/valid.jsonl" --epochs 1 --reduce-sum \
+"$bin/gradctl" train --server "$url" --data "$molecules/train.jsonl" --eval "$molecules/valid.jsonl" --epochs 1 \
     --tensorboard "$out/tensorboard"
 
 echo

@@ -16,4 +16,4 @@ for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; don
 url="http://$(sed -n 's/^listening on //p' "$log")"
 echo "== gradserve at $url: 64,64,64 relu, 10 classes, softmax cross-entropy; $epochs epochs"
 "$bin/gradctl" train --server "$url" --data "$data/train.jsonl" --eval "$data/valid.jsonl" \
-    --epochs "$epochs" --batch 32 --shuffle-seed 1 --reduce-sum --tensor-format b64 --keep-best
+    --epochs "$epochs" --batch 32 --shuffle-seed 1 --keep-best

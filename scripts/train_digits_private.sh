@@ -19,7 +19,7 @@ for epsilon in 1 3 8; do
     for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
     url="http://$(sed -n 's/^listening on //p' "$log")"
     "$bin/gradctl" train --server "$url" --data "$data/train.jsonl" --eval "$data/valid.jsonl" --epochs "$epochs" \
-        --batch "$batch" --reduce-sum --tensor-format b64 \
+        --batch "$batch" \
         --dp-clip "$clip" --dp-delta "$delta" --dp-target-epsilon "$epsilon" >"$out"
     kill "$server"; wait "$server" 2>/dev/null || true
     sigma=$(sed -n 's/.*σ = \([0-9.]*\),.*/\1/p' "$out" | head -1)

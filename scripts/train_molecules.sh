@@ -18,4 +18,4 @@ for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; don
 url="http://$(sed -n 's/^listening on //p' "$log")"
 echo "== gradserve --model gcn at $url; $epochs epochs, cosine decay over $steps steps"
 "$bin/gradctl" train --server "$url" --data "$data/train.jsonl" --eval "$data/valid.jsonl" \
-    --epochs "$epochs" --batch "$batch" --shuffle-seed 1 --parallel 4 --reduce-sum --keep-best
+    --epochs "$epochs" --batch "$batch" --shuffle-seed 1 --parallel 4 --keep-best

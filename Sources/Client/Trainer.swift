@@ -20,8 +20,8 @@ public final class Trainer: Sendable {
         /// Requests in flight at once (also the number of parts a batch is split into).
         public var parallel = 4
         /// Ask each server for the sum of its part's gradients instead of one per sample.
-        public var reduceSum = false
-        public var tensorFormat = TensorFormat.numbers
+        public var reduceSum = true
+        public var tensorFormat = TensorFormat.b64
         /// After training, put back the parameters of the epoch with the best evaluation MAE.
         public var keepBest = false
         /// How often a dropped server is asked whether it is back.

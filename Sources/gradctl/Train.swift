@@ -57,11 +57,13 @@ struct Train: AsyncParsableCommand {
         "Write TensorBoard event files to this folder (created if missing; a resumed run adds a file): the loss and learning rate of every step, the mean loss, samples/s and evaluation of every epoch.",
         valueName: "dir"))
     var tensorboard: String?
-    @Flag(help: "Ask each server for the sum of its part's gradients instead of one gradient per sample (same result, less traffic).")
+    @Flag(help: "Ask for every sample's gradient on the wire instead of each part's sum, which the servers make by default (the same training, more traffic; for inspecting per-sample gradients).")
+    var perSample = false
+    @Flag(help: ArgumentHelp("The default: each server sums its part's gradients (kept so that older commands still run).", visibility: .hidden))
     var reduceSum = false
-    @Option(help: ArgumentHelp("Tensor encoding on the wire both ways: numbers (JSON arrays) or b64 (little-endian Float32, base64; exact and smaller).",
+    @Option(help: ArgumentHelp("Tensor encoding on the wire both ways: b64 (little-endian Float32, base64; exact, smaller and faster) or numbers (JSON arrays).",
                                valueName: "format"))
-    var tensorFormat: TensorFormat = .numbers
+    var tensorFormat: TensorFormat = .b64
     @Flag(help: "At the end, put back the parameters of the epoch with the best evaluation: lowest MAE, or highest accuracy for classification (needs --eval).")
     var keepBest = false
     @Option(help: ArgumentHelp("Seconds allowed for one request (above 0); a server slower than this is dropped from the run.", valueName: "seconds"))
@@ -100,6 +102,7 @@ struct Train: AsyncParsableCommand {
         guard timeout > 0 else { throw ValidationError("--timeout must be above 0 seconds") }
         if let synthetic, synthetic < 1 { throw ValidationError("--synthetic must be at least 1") }
         guard targets >= 1 else { throw ValidationError("--targets must be at least 1") }
+        if perSample, reduceSum { throw ValidationError("--per-sample and --reduce-sum contradict each other: give one") }
         let anyPrivacy = dpClip != nil || dpNoiseMultiplier != nil || dpTargetEpsilon != nil || dpDelta != nil || dpMaxEpsilon != nil || dpSeed != nil
         if anyPrivacy {
             guard let dpClip, let dpDelta else { throw ValidationError("private training needs --dp-clip C and --dp-delta DELTA") }
@@ -137,7 +140,7 @@ struct Train: AsyncParsableCommand {
         options.shuffleSeed = shuffleSeed
         options.shuffle = !noShuffle
         options.parallel = parallel
-        options.reduceSum = reduceSum
+        options.reduceSum = !perSample
         options.tensorFormat = tensorFormat
         options.keepBest = keepBest
         options.probeInterval = .milliseconds(Int64(probeInterval * 1000))
@@ -217,7 +220,7 @@ extension Train {
         var configuration = [
             "batch": String(batch), "epochs": String(epochs), "shuffle-seed": String(shuffleSeed), "shuffle": String(!noShuffle),
             "parallel": String(parallel),
-            "reduce-sum": String(reduceSum), "tensor-format": tensorFormat.rawValue, "keep-best": String(keepBest),
+            "reduce-sum": String(!perSample), "tensor-format": tensorFormat.rawValue, "keep-best": String(keepBest),
             "servers": String(servers.count), "eval": eval ?? "", "targets": String(targets),
         ]
         configuration["dp"] = privacyConfiguration

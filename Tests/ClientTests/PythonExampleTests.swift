@@ -22,7 +22,9 @@ import Testing
         let forGradctl = try ServerProcess(arguments), forPython = try ServerProcess(arguments)
 
         let gradctl = try run(ServerProcess.binary("gradctl").path, ["train", "--server", forGradctl.url, "--data", data,
-                                                                     "--batch", "16", "--epochs", "2", "--no-shuffle", "--parallel", "1"])
+                                                                     "--batch", "16", "--epochs", "2", "--no-shuffle", "--parallel", "1",
+                                                                     // The Python example averages per-sample gradients, as this asks for.
+                                                                     "--per-sample"])
         #expect(gradctl.status == 0, "\(gradctl.stderr)")
         let example = try run(python, [Self.root.appendingPathComponent("examples/python/train.py").path,
                                        "--server", forPython.url, "--data", data, "--batch", "16", "--epochs", "2"])
