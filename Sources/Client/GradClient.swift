@@ -76,6 +76,16 @@ public struct GradClient: Sendable {
         return try await call("POST", "/gradients", body: writer.bytes, retry: true) { try GradientPartialSum(reading: &$0, layout: layout) }
     }
 
+    /// `/step`: applies `gradients` (if any) at `baseVersion`, then computes each of `parts` at the
+    /// new version, in one round trip. Not retried: a step whose answer is lost is settled by the
+    /// replica set, as an `/apply` without an answer is.
+    public func step(_ gradients: TensorSet?, baseVersion: Int?, parts: [[Sample]], reduce: Reduction, format: TensorFormat,
+                     clipNorm: Float?, layout: ParameterLayout) async throws -> StepResponse {
+        var writer = JSONWriter()
+        writer.stepRequest(gradients: gradients, version: baseVersion, parts: parts, reduce: reduce, format: format, perSampleClipNorm: clipNorm)
+        return try await call("POST", "/step", body: writer.bytes, retry: false) { try StepResponse(reading: &$0, layout: layout) }
+    }
+
     /// One optimizer step with `gradients` computed at `baseVersion`; returns the new version.
     /// Without a base version the step is applied unconditionally and never retried.
     public func apply(_ gradients: [String: Tensor], baseVersion: Int?, format: TensorFormat = .numbers) async throws -> Int {

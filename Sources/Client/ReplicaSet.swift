@@ -153,6 +153,64 @@ final class ReplicaSet {
         }
     }
 
+    /// `apply` and the next batch's gradients in one round trip per replica (`/step`): every live
+    /// replica applies `mean` at `baseVersion`, and computes the parts assigned to it (round robin,
+    /// as `run` assigns them) at the version that step made. After the states are settled, the
+    /// parts computed by a replica that failed, or whose state was not the trusted one, are
+    /// computed again with `run`, so every part comes from the trusted state. Returns the new
+    /// version, the learning rate, and the parts' answers in part order.
+    func step<T: Sendable>(
+        _ mean: TensorSet, baseVersion: Int, parts: [[Sample]],
+        _ request: @escaping @Sendable (GradClient, [[Sample]]) async throws -> (state: VersionResponse, answers: [T]),
+        recompute: @escaping @Sendable (GradClient, [Sample]) async throws -> T, version answerVersion: @escaping (T) -> Int
+    ) async throws -> (version: Int, learningRate: Float?, answers: [T]) {
+        while true {
+            let live = try await liveReplicasOrWait()
+            let assigned = Dictionary(grouping: parts.indices) { live[$0 % live.count] }
+            let outcomes = await fanOut(live.map { (part: $0, replica: $0) }) { client, replica in
+                try await request(client, (assigned[replica] ?? []).map { parts[$0] })
+            }
+            var acknowledged: [(replica: Int, state: VersionResponse)] = []
+            var answers = [T?](repeating: nil, count: parts.count)
+            for outcome in outcomes {
+                if let value = outcome.value {
+                    acknowledged.append((outcome.replica, value.state))
+                    for (k, part) in (assigned[outcome.replica] ?? []).enumerated() { answers[part] = value.answers[k] }
+                } else if let error = outcome.error {
+                    if case ClientError.server(_, 409, _, _, _)? = error as? ClientError {
+                        drop(outcome.replica, because: "\(error)", probeAt: .now)
+                    } else if Self.isReplicaFailure(error) {
+                        drop(outcome.replica, because: "\(error)")
+                    } else {
+                        throw error
+                    }
+                }
+            }
+            var learningRate: Float?
+            if acknowledged.isEmpty {
+                // Nobody answered: the step may have landed on a replica that then went away.
+                guard try await recover(acceptingUpTo: baseVersion + 1) == baseVersion + 1 else { continue }
+                answers = answers.map { _ in nil }
+            } else {
+                let trusted = try await settle(acknowledged)
+                learningRate = trusted.learningRate
+                // Keep only answers made at the trusted state.
+                for (replica, state) in acknowledged where state.version != trusted.version || state.digest != trusted.digest {
+                    for part in assigned[replica] ?? [] { answers[part] = nil }
+                }
+            }
+            let missing = answers.indices.filter { answers[$0] == nil }
+            if !missing.isEmpty {
+                let target = version
+                let again = try await run(missing.map { parts[$0] }, check: { (answer: T) in
+                    answerVersion(answer) == target ? nil : "computed gradients at version \(answerVersion(answer)), expected \(target)"
+                }, recompute)
+                for (k, part) in missing.enumerated() { answers[part] = again[k] }
+            }
+            return (version, learningRate, answers.map { $0! })
+        }
+    }
+
     /// Trusts the state most replicas report (on a tie, the first server's) and brings the others in line.
     /// Returns the trusted state.
     @discardableResult

@@ -36,6 +36,9 @@ public final class Trainer: Sendable {
         public var shouldStop: @Sendable () -> Bool = { false }
         /// Private training (DP-SGD) instead of the plain mini-batches.
         public var privacy: Privacy?
+        /// One round trip per replica and step (`/step`: the apply and the next batch's gradients
+        /// together) instead of two (`/apply`, then `/gradients`). The result is the same, bit for bit.
+        public var oneRoundTrip = true
 
         public init() {}
     }
@@ -177,28 +180,50 @@ public final class Trainer: Sendable {
             let order = options.shuffle ? Array(data.samples.indices).shuffled(using: &generator) : Array(data.samples.indices)
             let started = ContinuousClock.now
             let starts = Array(stride(from: 0, to: order.count, by: options.batchSize))
-            for batchStart in starts.dropFirst(position.batch) {
-                let mean: TensorSet, losses: [Double]
-                if let privacy {
-                    let spent = position.privateSteps ?? 0
-                    if let maxEpsilon = privacy.maxEpsilon, let next = epsilon(spent + 1), next > maxEpsilon {
-                        privacyStop = String(format: "stopped before step %d: it would spend ε = %.4f, above the largest allowed, %.4f (δ = %g)",
-                                             position.step + 1, next, maxEpsilon, privacy.delta)
-                        break training
-                    }
-                    let batch = random.poissonSample(count: data.samples.count, rate: rate).map { data.samples[$0] }
-                    let (sum, sampleLosses) = try await gradientSums(of: batch, version: position.version, layout: model.layout,
-                                                                     clipNorm: privacy.clipNorm, on: replicas)
-                    mean = TensorSet(layout: model.layout, storage: privacy.noisyMean(sum, expectedBatch: options.batchSize, random: &random))
-                    losses = sampleLosses
-                    position.privateSteps = spent + 1
+            let remaining = Array(starts.dropFirst(position.batch))
+            // A step's batch: a slice of the shuffled order, or for private training a Poisson sample.
+            func draw(_ batchStart: Int) -> [Sample] {
+                if privacy != nil { return random.poissonSample(count: data.samples.count, rate: rate).map { data.samples[$0] } }
+                return order[batchStart..<min(batchStart + options.batchSize, order.count)].map { data.samples[$0] }
+            }
+            // The next batch and, with one round trip per step, its gradients, computed by the step before.
+            var upcoming: (batch: [Sample], gradients: (sum: [Double], losses: [Double])?)?
+            for (index, batchStart) in remaining.enumerated() {
+                if let privacy, let maxEpsilon = privacy.maxEpsilon, let next = epsilon((position.privateSteps ?? 0) + 1), next > maxEpsilon {
+                    privacyStop = String(format: "stopped before step %d: it would spend ε = %.4f, above the largest allowed, %.4f (δ = %g)",
+                                         position.step + 1, next, maxEpsilon, privacy.delta)
+                    break training
+                }
+                let batch = upcoming?.batch ?? draw(batchStart)
+                let gradients: (sum: [Double], losses: [Double])
+                if let ready = upcoming?.gradients {
+                    gradients = ready
                 } else {
-                    let batch = order[batchStart..<min(batchStart + options.batchSize, order.count)].map { data.samples[$0] }
-                    (mean, losses) = try await meanGradient(of: batch, version: position.version, layout: model.layout, on: replicas)
+                    gradients = try await gradientSums(of: batch, version: position.version, layout: model.layout,
+                                                       clipNorm: privacy?.clipNorm, on: replicas)
+                }
+                upcoming = nil
+                let mean: TensorSet, losses = gradients.losses
+                if let privacy {
+                    mean = TensorSet(layout: model.layout, storage: privacy.noisyMean(gradients.sum, expectedBatch: options.batchSize, random: &random))
+                    position.privateSteps = (position.privateSteps ?? 0) + 1
+                } else {
+                    let n = Double(batch.count)
+                    mean = TensorSet(layout: model.layout, storage: gradients.sum.map { Float($0 / n) })
                 }
                 position.pendingLossSum = losses.reduce(0, +)
                 report(.position(position))
-                let (version, learningRate) = try await replicas.apply(mean, baseVersion: position.version, format: options.tensorFormat)
+                let version: Int, learningRate: Float?
+                let following = index + 1 < remaining.count ? draw(remaining[index + 1]) : nil
+                if options.oneRoundTrip, let following, !following.isEmpty {
+                    let next = try await step(mean, baseVersion: position.version, next: following, layout: model.layout,
+                                              clipNorm: privacy?.clipNorm, on: replicas)
+                    (version, learningRate) = (next.version, next.learningRate)
+                    upcoming = (following, next.gradients)
+                } else {
+                    (version, learningRate) = try await replicas.apply(mean, baseVersion: position.version, format: options.tensorFormat)
+                    upcoming = following.map { ($0, nil) }
+                }
                 position.advance(to: version)
                 report(.position(position))
                 try await replicas.probeDropped()
@@ -331,16 +356,36 @@ public final class Trainer: Sendable {
 
     /// The batch split over the servers, per-sample gradients (or partial sums) fetched
     /// concurrently, and averaged here. Returns the mean and the per-sample losses.
-    private func meanGradient(of batch: [Sample], version: Int, layout: ParameterLayout, on replicas: ReplicaSet) async throws -> (TensorSet, [Double]) {
-        let (total, losses) = try await gradientSums(of: batch, version: version, layout: layout, clipNorm: nil, on: replicas)
-        let n = Double(batch.count)
-        return (TensorSet(layout: layout, storage: total.map { Float($0 / n) }), losses)
+    /// `/step` on every replica: `mean` applied at `baseVersion`, and the gradient sums of the
+    /// `next` batch (cut into the usual parts) at the version that made.
+    private func step(_ mean: TensorSet, baseVersion: Int, next: [Sample], layout: ParameterLayout, clipNorm: Float?,
+                      on replicas: ReplicaSet) async throws -> (version: Int, learningRate: Float?, gradients: (sum: [Double], losses: [Double])) {
+        let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
+        let (version, learningRate, answers) = try await replicas.step(mean, baseVersion: baseVersion, parts: split(next, into: partCount), { client, parts in
+            let answer = try await client.step(mean, baseVersion: baseVersion, parts: parts, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
+            return (answer.state, answer.parts)
+        }, recompute: { client, part in
+            try await client.gradientSum(part, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
+        }, version: { $0.version })
+        return (version, learningRate, combine(answers, layout: layout))
+    }
+
+    /// The parts' sums added in part order (so the total depends on the split, not on who
+    /// answered first), and the losses in sample order.
+    private func combine(_ answers: [GradientPartialSum], layout: ParameterLayout) -> (sum: [Double], losses: [Double]) {
+        var total = [Double](repeating: 0, count: layout.count)
+        var losses: [Double] = []
+        for answer in answers {
+            losses += answer.losses.map(Double.init)
+            for i in total.indices { total[i] += answer.sum[i] }
+        }
+        return (total, losses)
     }
 
     /// The sum of the batch's per-sample gradients (each clipped to `clipNorm` by the servers when
     /// given) in Float64, and the per-sample losses. An empty batch sums to zero.
     func gradientSums(of batch: [Sample], version: Int, layout: ParameterLayout, clipNorm: Float?,
-                      on replicas: ReplicaSet) async throws -> ([Double], [Double]) {
+                      on replicas: ReplicaSet) async throws -> (sum: [Double], losses: [Double]) {
         guard !batch.isEmpty else { return ([Double](repeating: 0, count: layout.count), []) }
         let parts = split(batch, into: partCount)
         let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
@@ -351,13 +396,7 @@ public final class Trainer: Sendable {
         }) { server, part in
             try await server.gradientSum(part, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
         }
-        var total = [Double](repeating: 0, count: layout.count)
-        var losses: [Double] = []
-        for answer in answers {
-            losses += answer.losses.map(Double.init)
-            for i in total.indices { total[i] += answer.sum[i] }
-        }
-        return (total, losses)
+        return combine(answers, layout: layout)
     }
 
     /// `items` in up to `count` contiguous parts of near-equal size.

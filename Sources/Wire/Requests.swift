@@ -135,3 +135,99 @@ extension JSONReader {
         return value
     }
 }
+
+/// `POST /step`: one round trip of synchronous training. The server applies `gradients` at base
+/// `version` (the rules of `/apply`), then computes the gradients of each of `parts` at the new
+/// version (as `/gradients` would, with the same `reduce`, `tensor_format` and clipping), and
+/// answers both. Without `gradients` it only computes the parts, at the current version.
+public struct StepRequest: Sendable {
+    public var gradients: [String: Tensor]?
+    public var version: Int?
+    public var parts: [[Sample]]
+    public var reduce: Reduction
+    public var tensorFormat: TensorFormat
+    public var perSampleClipNorm: Float?
+
+    public init(reading reader: inout JSONReader, sampleLimit: Int) throws {
+        var gradients: [String: Tensor]?, version: Int?, parts: [[Sample]]?
+        var options = GradientsRequest(samples: [])
+        var total = 0
+        try reader.readObject { reader, key in
+            switch key {
+            case "gradients": gradients = try reader.readTensorMap()
+            case "version": version = try reader.readInt(in: 0...Int.max)
+            case "parts":
+                var list: [[Sample]] = []
+                try reader.readArray { reader, _ in
+                    let part = try reader.readSamples(requireTarget: true, limit: sampleLimit - total)
+                    total += part.count
+                    list.append(part)
+                }
+                parts = list
+            case "reduce": options.reduce = try reader.readEnum(Reduction.self)
+            case "tensor_format": options.tensorFormat = try reader.readEnum(TensorFormat.self)
+            case "per_sample_clip_norm":
+                let value = try reader.readFloat()
+                guard value > 0 else { throw reader.invalid("expected a number above 0 (the L2 norm each sample's gradient is clipped to), got \(value)") }
+                options.perSampleClipNorm = value
+            default: try reader.skipValue()
+            }
+        }
+        guard let parts else { throw reader.invalid("missing field parts (an array of sample arrays, each answered like /gradients)") }
+        if gradients != nil, version == nil {
+            throw reader.invalid("missing field version: the base version the gradients were computed at (a step is never applied blind)")
+        }
+        self.gradients = gradients
+        self.version = version
+        self.parts = parts
+        reduce = options.reduce
+        tensorFormat = options.tensorFormat
+        perSampleClipNorm = options.perSampleClipNorm
+    }
+}
+
+extension JSONWriter {
+    /// The body of a `/step` request, the gradients written straight from their flat storage.
+    public mutating func stepRequest(gradients: TensorSet?, version: Int?, parts: [[Sample]], reduce: Reduction,
+                                     format: TensorFormat, perSampleClipNorm: Float?) {
+        object { w in
+            if let gradients {
+                w.key("gradients")
+                w.tensors(layout: gradients.layout, storage: gradients.storage[...], format: format)
+            }
+            if let version { w.key("version"); w.number(version) }
+            w.key("parts")
+            w.array { w in
+                for part in parts { w.array { w in for sample in part { w.sample(sample, includeTarget: true) } } }
+            }
+            if reduce != .none { w.key("reduce"); w.string(reduce.rawValue) }
+            w.key("tensor_format"); w.string(format.rawValue)
+            if let perSampleClipNorm { w.key("per_sample_clip_norm"); w.number(perSampleClipNorm) }
+        }
+    }
+}
+
+/// The answer to `/step`: the state the step made and each part's gradients, read the way a trainer uses them.
+public struct StepResponse: Sendable {
+    public var state: VersionResponse
+    public var parts: [GradientPartialSum]
+
+    public init(reading reader: inout JSONReader, layout: ParameterLayout) throws {
+        var version: Int?, digest: String?, learningRate: Float?, parts: [GradientPartialSum]?
+        try reader.readObject { reader, key in
+            switch key {
+            case "version": version = try reader.readInt(in: 0...Int.max)
+            case "digest": digest = try reader.readString()
+            case "learning_rate": learningRate = try reader.readFloat()
+            case "parts":
+                var list: [GradientPartialSum] = []
+                try reader.readArray { reader, _ in list.append(try GradientPartialSum(reading: &reader, layout: layout)) }
+                parts = list
+            default: try reader.skipValue()
+            }
+        }
+        guard let version, let digest, let parts else { throw reader.invalid("expected version, digest and parts") }
+        state = VersionResponse(version: version, digest: digest, learningRate: learningRate)
+        self.parts = parts
+    }
+}

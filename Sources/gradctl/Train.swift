@@ -64,6 +64,8 @@ struct Train: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Tensor encoding on the wire both ways: b64 (little-endian Float32, base64; exact, smaller and faster) or numbers (JSON arrays).",
                                valueName: "format"))
     var tensorFormat: TensorFormat = .b64
+    @Flag(help: "Two requests per server and step (/apply, then /gradients for the next batch) instead of one (/step): for servers without /step; the same result.")
+    var twoRoundTrips = false
     @Flag(help: "At the end, put back the parameters of the epoch with the best evaluation: lowest MAE, or highest accuracy for classification (needs --eval).")
     var keepBest = false
     @Option(help: ArgumentHelp("Seconds allowed for one request (above 0); a server slower than this is dropped from the run.", valueName: "seconds"))
@@ -141,6 +143,7 @@ struct Train: AsyncParsableCommand {
         options.shuffle = !noShuffle
         options.parallel = parallel
         options.reduceSum = !perSample
+        options.oneRoundTrip = !twoRoundTrips
         options.tensorFormat = tensorFormat
         options.keepBest = keepBest
         options.probeInterval = .milliseconds(Int64(probeInterval * 1000))

@@ -62,6 +62,10 @@ import Wire
         #expect(pair.stdout.contains("brought \(second.url) in line at version 0"))
         let alone = try run(gradctl, ["train", "--server", single.url] + common)
         #expect(alone.status == 0, "\(alone.stderr)")
+        // Two requests a step (/apply, then /gradients) instead of /step: the same training.
+        let twice = try ServerProcess(arguments)
+        let separate = try run(gradctl, ["train", "--server", twice.url, "--two-round-trips"] + common)
+        #expect(separate.status == 0, "\(separate.stderr)")
 
         // Bit equality by construction: both servers apply the same mean, computed once by the
         // client. And the trainer cuts every batch into the same max(parallel, servers) = 4
@@ -69,9 +73,10 @@ import Wire
         // from the same sgemm calls in both runs. (A sample's gradient row can differ in its last
         // bits between batches of different sizes, because sgemm's edge tiles add in another
         // order; the split, not the servers, must decide the parts.)
-        let params = try [first, second, single].map { try curl(["\($0.url)/params"]).body }
+        let params = try [first, second, single, twice].map { try curl(["\($0.url)/params"]).body }
         #expect(params[0] == params[1])
         #expect(params[0] == params[2])
+        #expect(params[0] == params[3], "one round trip a step ends where two do")
         #expect(params[0].hasPrefix(#"{"version":76,"#))
         #expect(try curl(["\(second.url)/model"]).body.contains(#""step":76"#))
     }

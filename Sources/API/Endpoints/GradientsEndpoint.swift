@@ -1,4 +1,6 @@
 import HTTP
+import Model
+import Training
 import Wire
 
 /// `POST /gradients`: one gradient per sample (or their sum), with one parameter snapshot;
@@ -7,38 +9,52 @@ struct GradientsEndpoint: Endpoint {
     func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
         let body = try request.decodeJSON { try GradientsRequest(reading: &$0, sampleLimit: api.limits.maxSamples) }
         let samples = try body.samples.requireSome()
+        let work = GradientWork(reduce: body.reduce, format: body.tensorFormat, clipNorm: body.perSampleClipNorm)
+        try work.checkAnswerSize(samples: samples.count, in: api)
+        var writer = JSONWriter(capacity: work.capacity(samples: samples.count, in: api))
+        try work.answer(samples, at: api.store.snapshot(), in: api, to: &writer)
+        return writer.response
+    }
+}
+
+/// What `/gradients` computes for a list of samples, shared with `/step`, which answers the same
+/// for each part of the next batch.
+struct GradientWork {
+    var reduce: Reduction
+    var format: TensorFormat
+    var clipNorm: Float?
+
+    /// Writes the answer for `samples` (validated or not) at `snapshot`.
+    func answer(_ samples: [Sample], at snapshot: TrainingStore.Snapshot, in api: APIContext, to writer: inout JSONWriter) throws {
         let network = api.store.network
-        let snapshot = api.store.snapshot()
-        var writer: JSONWriter
-        let clip = body.perSampleClipNorm
-        switch body.reduce {
+        switch reduce {
         case .none:
-            try checkAnswerSize(samples: samples.count, parameters: network.layout.count, limit: api.limits.maxGradientValues)
             var batch = try api.scratch.with { try network.gradients(of: samples, parameters: snapshot.parameters, scratch: $0) }
-            let norms = clip.map { batch.clip(to: $0) }
-            // About 12 bytes per value as decimal text, 5.33 in base64: sized once, not grown.
-            writer = JSONWriter(capacity: batch.storage.count * (body.tensorFormat == .b64 ? 6 : 12) + 256)
-            GradientsResponse.encode(version: snapshot.version, batch: batch, norms: norms, clipNorm: clip, format: body.tensorFormat, to: &writer)
-        case .sum where clip != nil:
+            let norms = clipNorm.map { batch.clip(to: $0) }
+            GradientsResponse.encode(version: snapshot.version, batch: batch, norms: norms, clipNorm: clipNorm, format: format, to: &writer)
+        case .sum where clipNorm != nil:
             // Each sample's gradient is needed to clip it: made a bounded number of samples at a time.
             let chunk = max(1, api.limits.maxGradientValues / max(network.layout.count, 1))
             let (results, norms, sum) = try api.scratch.with {
-                try network.clippedGradientSum(of: samples, parameters: snapshot.parameters, clipNorm: clip!, chunk: chunk, scratch: $0)
+                try network.clippedGradientSum(of: samples, parameters: snapshot.parameters, clipNorm: clipNorm!, chunk: chunk, scratch: $0)
             }
-            writer = JSONWriter()
-            GradientsResponse.encode(version: snapshot.version, results: results, norms: norms, clipNorm: clip, sum: sum,
-                                     format: body.tensorFormat, to: &writer)
+            GradientsResponse.encode(version: snapshot.version, results: results, norms: norms, clipNorm: clipNorm, sum: sum, format: format, to: &writer)
         case .sum:
             let (results, sum) = try api.scratch.with { try network.gradientSum(of: samples, parameters: snapshot.parameters, scratch: $0) }
-            writer = JSONWriter()
-            GradientsResponse.encode(version: snapshot.version, results: results, sum: sum, format: body.tensorFormat, to: &writer)
+            GradientsResponse.encode(version: snapshot.version, results: results, sum: sum, format: format, to: &writer)
         }
         api.metrics.samples.increment(by: Int64(samples.count))
-        return writer.response
+    }
+
+    /// About 12 bytes per value as decimal text, 5.33 in base64: a per-sample answer is sized once, not grown.
+    func capacity(samples: Int, in api: APIContext) -> Int {
+        reduce == .none ? samples * api.store.network.layout.count * (format == .b64 ? 6 : 12) + 256 : 4096
     }
 
     /// A per-sample answer is built in memory, so its size is bounded before any work is done.
-    private func checkAnswerSize(samples: Int, parameters: Int, limit: Int) throws {
+    func checkAnswerSize(samples: Int, in api: APIContext) throws {
+        guard reduce == .none else { return }
+        let parameters = api.store.network.layout.count, limit = api.limits.maxGradientValues
         let values = samples.multipliedReportingOverflow(by: parameters)
         guard values.overflow || values.partialValue > limit else { return }
         throw APIError(.unprocessableContent, code: "too_many_values",

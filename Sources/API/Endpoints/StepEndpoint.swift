@@ -1,0 +1,42 @@
+import HTTP
+import Model
+import Wire
+
+/// `POST /step`: one round trip of synchronous training. Every part's samples are checked first;
+/// then the gradient, if any, is applied at its base version, all or nothing, with the rules of
+/// `/apply`; then each part's gradients are computed at exactly the version that step made (not a
+/// later one), as `/gradients` computes them, so a loop of steps ends bit for bit where the loop
+/// of `/apply` and `/gradients` ends.
+struct StepEndpoint: Endpoint {
+    var access: EndpointAccess { .write }
+
+    func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
+        let body = try request.decodeJSON { try StepRequest(reading: &$0, sampleLimit: api.limits.maxSamples) }
+        let network = api.store.network
+        let work = GradientWork(reduce: body.reduce, format: body.tensorFormat, clipNorm: body.perSampleClipNorm)
+        for (i, part) in body.parts.enumerated() {
+            guard !part.isEmpty else {
+                throw APIError(.unprocessableContent, code: "empty_samples", message: "parts[\(i)]: expected at least one sample")
+            }
+            do { try network.validate(part) } catch { throw error.prefixed("parts[\(i)]") }
+        }
+        try work.checkAnswerSize(samples: body.parts.map(\.count).reduce(0, +), in: api)
+        var writer = JSONWriter(capacity: work.capacity(samples: body.parts.map(\.count).reduce(0, +), in: api))
+        let snapshot = try body.gradients.map { gradients in
+            let (snapshot, learningRate) = try api.store.apply(gradients, baseVersion: body.version)
+            api.metrics.applies.increment()
+            api.metrics.version.set(Int64(snapshot.version))
+            return (snapshot, learningRate as Float?)
+        } ?? (api.store.snapshot(), nil)
+        writer.objectStart()
+        writer.key("version"); writer.number(snapshot.0.version)
+        writer.key("digest"); writer.string(snapshot.0.digest)
+        if let learningRate = snapshot.1 { writer.key("learning_rate"); writer.number(learningRate) }
+        writer.key("parts")
+        writer.arrayStart()
+        for part in body.parts { try work.answer(part, at: snapshot.0, in: api, to: &writer) }
+        writer.arrayEnd()
+        writer.objectEnd()
+        return writer.response
+    }
+}

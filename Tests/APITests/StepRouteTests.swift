@@ -1,0 +1,60 @@
+import Model
+import Testing
+import Wire
+@testable import API
+
+/// `POST /step` against the two requests it replaces.
+@Suite struct StepRouteTests {
+    let mlp = try! MLP(layers: [3, 3, 3])
+
+    func samples(_ seed: UInt64, _ count: Int) -> [Sample] {
+        var generator = SeededGenerator(seed: seed)
+        return (0..<count).map { _ in Sample(x: (0..<3).map { _ in Float.random(in: -1..<1, using: &generator) }, t: Float.random(in: 0..<2, using: &generator)) }
+    }
+
+    /// A step answers what `/apply` and then `/gradients` answer, bit for bit: the same apply, and
+    /// each part's gradients at the version it made (same code path, inputs and kernel).
+    @Test(arguments: [Reduction.none, .sum])
+    func aStepIsApplyThenGradients(reduce: Reduction) throws {
+        let stepped = try InProcessApp { $0.optimizer = OptimizerConfiguration(kind: .adam, learningRate: 0.01) }
+        let twice = try InProcessApp { $0.optimizer = OptimizerConfiguration(kind: .adam, learningRate: 0.01) }
+        let gradient = try mlp.gradients(of: samples(1, 4), parameters: mlp.makeParameters(.glorot, seed: 42)).mean()
+        let parts = [samples(2, 3), samples(3, 2)]
+
+        var writer = JSONWriter()
+        writer.stepRequest(gradients: gradient, version: 0, parts: parts, reduce: reduce, format: .b64, perSampleClipNorm: nil)
+        let step = stepped("POST", "/step", String(decoding: writer.bytes, as: UTF8.self))
+        #expect(step.status == .ok, "\(step.text.prefix(300))")
+        let answer = try step.decode { try StepResponse(reading: &$0, layout: mlp.layout) }
+
+        let applied = twice("POST", "/apply", json { TensorsRequest(tensors: gradient.namedTensors, version: 0).encode(to: &$0, field: "gradients") })
+        let state = try applied.decode { try VersionResponse(reading: &$0) }
+        #expect(answer.state == state, "version, digest and learning rate")
+        for (i, part) in parts.enumerated() {
+            let alone = twice("POST", "/gradients", json { GradientsRequest(samples: part, reduce: reduce, tensorFormat: .b64).encode(to: &$0) })
+            let expected = try alone.decode { try GradientPartialSum(reading: &$0, layout: mlp.layout) }
+            #expect(answer.parts[i].version == 1)
+            #expect(answer.parts[i].sum == expected.sum, "part \(i)")
+            #expect(answer.parts[i].losses == expected.losses, "part \(i)")
+        }
+        #expect(stepped("GET", "/checkpoint").text == twice("GET", "/checkpoint").text)
+    }
+
+    @Test func aRefusedStepChangesNothingAndComputesNothing() throws {
+        let app = try InProcessApp()
+        let before = app("GET", "/checkpoint").text
+        let zero = #"{"W1": {"shape": [3, 3], "data": [0,0,0,0,0,0,0,0,0]}}"#
+        for (body, status, message) in [
+            (#"{"gradients": \#(zero), "version": 3, "parts": [[{"x": [1, 2, 3], "t": 1}]]}"#, 409, "version 3 is ahead of the current version 0"),
+            (#"{"gradients": \#(zero), "parts": [[{"x": [1, 2, 3], "t": 1}]]}"#, 400, "missing field version: the base version the gradients were computed at (a step is never applied blind)"),
+            (#"{"gradients": \#(zero), "version": 0, "parts": [[{"x": [1, 2, 3], "t": 1}], [{"x": [1, 2], "t": 1}]]}"#, 422, "parts[1].samples[0].x: expected [3], got [2]"),
+            (#"{"gradients": \#(zero), "version": 0, "parts": [[]]}"#, 422, "parts[0]: expected at least one sample"),
+            (#"{"version": 0}"#, 400, "missing field parts (an array of sample arrays, each answered like /gradients)"),
+        ] {
+            let response = app("POST", "/step", body)
+            #expect(response.status.code == status, "\(body)")
+            #expect(response.error?.message == message, "\(response.error?.message ?? "")")
+            #expect(app("GET", "/checkpoint").text == before)
+        }
+    }
+}
