@@ -95,8 +95,9 @@ def main(path):
           f"were still open and answered again; gradserve's resident memory peaked at {r['rss_mb']:.0f} MB.")
 
     w("\n## 4. End-to-end training: 20,000 synthetic samples at 3,3,3, one epoch\n")
-    w("Remote: `gradctl train` against real servers on loopback (each batch split into `parallel` requests, "
-      "averaged on the client, one /apply per server). In-process: the same loop in Swift with no HTTP (`gradbench inprocess`), at the same batch size.\n")
+    w("Remote: `gradctl train` against real servers on loopback (each batch split into `parallel` parts, "
+      "averaged on the client; default: partial sums, the compact form and one /step per server and step; two-round-trips: "
+      "/apply then /gradients; per-sample: the defaults before, every sample's gradient as JSON numbers and two round trips). In-process: the same loop in Swift with no HTTP (`gradbench inprocess`), at the same batch size.\n")
     inproc = {r["batch"]: r["samples_per_s"] for r in by("inprocess")}
     w("| loop | batch | samples/s | of in-process at that batch |")
     w("|---|---:|---:|---:|")
@@ -106,7 +107,7 @@ def main(path):
         base = inproc.get(r["batch"], float("nan"))
         w(f"| gradctl train, {r['servers']} server(s), {r['mode']}, parallel {r['parallel']} | {r['batch']} | {f(r['samples_per_s'])} | {r['samples_per_s'] / base:.0%} |")
     for r in by("train_graph"):
-        w(f"\nGraph model on the molecules over HTTP (`gradctl train --reduce-sum`, one server, one epoch of 3,500): {f(r['samples_per_s'])} samples/s.")
+        w(f"\nGraph model on the molecules over HTTP (`gradctl train` with its defaults, one server, one epoch of 3,500): {f(r['samples_per_s'])} samples/s.")
 
     remote = by("remote")
     big = [r for r in remote if r["layers"] == "256,256,256" and r["samples"] == 32]

@@ -105,22 +105,26 @@ samples_per_s() { awk '/: mean loss/ { for (i = 2; i <= NF; i++) if ($i == "samp
 train() {  # servers batch parallel mode, then the server URLs
     local servers=$1 batch=$2 parallel=$3 mode=$4 flag=""
     shift 4
-    [ "$mode" = reduce-sum ] && flag=--reduce-sum
+    # The defaults: partial sums, the compact form, /step. The others ask for the older paths.
+    case "$mode" in
+        per-sample) flag="--per-sample --tensor-format numbers --two-round-trips" ;;  # the defaults before
+        two-round-trips) flag=--two-round-trips ;;
+    esac
     local rate
     rate=$("$bin/gradctl" train "$@" --synthetic 20000 --batch "$batch" --epochs 1 --parallel "$parallel" $flag | samples_per_s)
     echo "{\"bench\": \"train\", \"servers\": $servers, \"batch\": $batch, \"parallel\": $parallel, \"mode\": \"$mode\", \"samples_per_s\": $rate}" | record
 }
-for mode in per-sample reduce-sum; do
+for mode in per-sample two-round-trips default; do
     train 1 32 4 "$mode" --server "$one"
     train 2 32 4 "$mode" --server "$one" --server "$two"
 done
-train 1 32 1 reduce-sum --server "$one"
-train 1 512 2 reduce-sum --server "$one"
-train 2 512 2 reduce-sum --server "$one" --server "$two"
+train 1 32 1 default --server "$one"
+train 1 512 2 default --server "$one"
+train 2 512 2 default --server "$one" --server "$two"
 stop_server "$one_pid"; stop_server "$two_pid"
 if [ -f "$molecules/train.jsonl" ]; then
     start_server --model gcn --features 23 --hidden 64,64 --optimizer adam --lr 0.003
-    rate=$("$bin/gradctl" train --server "$url" --data "$molecules/train.jsonl" --epochs 1 --reduce-sum | samples_per_s)
+    rate=$("$bin/gradctl" train --server "$url" --data "$molecules/train.jsonl" --epochs 1 | samples_per_s)
     echo "{\"bench\": \"train_graph\", \"samples_per_s\": $rate}" | record
     stop_server "$pid"
 fi
