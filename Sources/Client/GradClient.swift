@@ -71,15 +71,21 @@ public struct GradClient: Sendable {
     /// The gradients of `samples` added up as they are read (see `GradientPartialSum`).
     public func gradientSum(_ samples: [Sample], reduce: Reduction, format: TensorFormat, clipNorm: Float? = nil,
                             layout: ParameterLayout) async throws -> GradientPartialSum {
+        try await gradientSum(samples.map(EncodedSample.init), reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
+    }
+
+    /// The same with samples encoded beforehand.
+    public func gradientSum(_ samples: [EncodedSample], reduce: Reduction, format: TensorFormat, clipNorm: Float? = nil,
+                            layout: ParameterLayout) async throws -> GradientPartialSum {
         var writer = JSONWriter()
-        GradientsRequest(samples: samples, reduce: reduce, tensorFormat: format, perSampleClipNorm: clipNorm).encode(to: &writer)
+        GradientsRequest(samples: [], reduce: reduce, tensorFormat: format, perSampleClipNorm: clipNorm).encode(samples, to: &writer)
         return try await call("POST", "/gradients", body: writer.bytes, retry: true) { try GradientPartialSum(reading: &$0, layout: layout) }
     }
 
     /// `/step`: applies `gradients` (if any) at `baseVersion`, then computes each of `parts` at the
     /// new version, in one round trip. Not retried: a step whose answer is lost is settled by the
     /// replica set, as an `/apply` without an answer is.
-    public func step(_ gradients: TensorSet?, baseVersion: Int?, parts: [[Sample]], reduce: Reduction, format: TensorFormat,
+    public func step(_ gradients: TensorSet?, baseVersion: Int?, parts: [[EncodedSample]], reduce: Reduction, format: TensorFormat,
                      clipNorm: Float?, layout: ParameterLayout) async throws -> StepResponse {
         var writer = JSONWriter()
         writer.stepRequest(gradients: gradients, version: baseVersion, parts: parts, reduce: reduce, format: format, perSampleClipNorm: clipNorm)

@@ -159,10 +159,10 @@ final class ReplicaSet {
     /// parts computed by a replica that failed, or whose state was not the trusted one, are
     /// computed again with `run`, so every part comes from the trusted state. Returns the new
     /// version, the learning rate, and the parts' answers in part order.
-    func step<T: Sendable>(
-        _ mean: TensorSet, baseVersion: Int, parts: [[Sample]],
-        _ request: @escaping @Sendable (GradClient, [[Sample]]) async throws -> (state: VersionResponse, answers: [T]),
-        recompute: @escaping @Sendable (GradClient, [Sample]) async throws -> T, version answerVersion: @escaping (T) -> Int
+    func step<Part: Sendable, T: Sendable>(
+        _ mean: TensorSet, baseVersion: Int, parts: [Part],
+        _ request: @escaping @Sendable (GradClient, [Part]) async throws -> (state: VersionResponse, answers: [T]),
+        recompute: @escaping @Sendable (GradClient, Part) async throws -> T, version answerVersion: @escaping (T) -> Int
     ) async throws -> (version: Int, learningRate: Float?, answers: [T]) {
         while true {
             let live = try await liveReplicasOrWait()

@@ -175,6 +175,8 @@ public final class Trainer: Sendable {
         func epsilon(_ steps: Int) -> Double? { privacy.map { accountant!.epsilon(steps: steps, delta: $0.delta).epsilon } }
         var random = PrivacyRandom(seed: privacy?.seed)
         var privacyStop: String?
+        // Each sample is written as JSON once for the whole run; requests are put together from these.
+        let encoded = data.samples.map(EncodedSample.init)
         training: for epoch in stride(from: position.epoch, through: options.epochs, by: 1) {
             var generator = SeededGenerator(seed: options.shuffleSeed &+ UInt64(epoch))
             let order = options.shuffle ? Array(data.samples.indices).shuffled(using: &generator) : Array(data.samples.indices)
@@ -182,12 +184,12 @@ public final class Trainer: Sendable {
             let starts = Array(stride(from: 0, to: order.count, by: options.batchSize))
             let remaining = Array(starts.dropFirst(position.batch))
             // A step's batch: a slice of the shuffled order, or for private training a Poisson sample.
-            func draw(_ batchStart: Int) -> [Sample] {
-                if privacy != nil { return random.poissonSample(count: data.samples.count, rate: rate).map { data.samples[$0] } }
-                return order[batchStart..<min(batchStart + options.batchSize, order.count)].map { data.samples[$0] }
+            func draw(_ batchStart: Int) -> [EncodedSample] {
+                if privacy != nil { return random.poissonSample(count: data.samples.count, rate: rate).map { encoded[$0] } }
+                return order[batchStart..<min(batchStart + options.batchSize, order.count)].map { encoded[$0] }
             }
             // The next batch and, with one round trip per step, its gradients, computed by the step before.
-            var upcoming: (batch: [Sample], gradients: (sum: [Double], losses: [Double])?)?
+            var upcoming: (batch: [EncodedSample], gradients: (sum: [Double], losses: [Double])?)?
             for (index, batchStart) in remaining.enumerated() {
                 if let privacy, let maxEpsilon = privacy.maxEpsilon, let next = epsilon((position.privateSteps ?? 0) + 1), next > maxEpsilon {
                     privacyStop = String(format: "stopped before step %d: it would spend ε = %.4f, above the largest allowed, %.4f (δ = %g)",
@@ -358,7 +360,7 @@ public final class Trainer: Sendable {
     /// concurrently, and averaged here. Returns the mean and the per-sample losses.
     /// `/step` on every replica: `mean` applied at `baseVersion`, and the gradient sums of the
     /// `next` batch (cut into the usual parts) at the version that made.
-    private func step(_ mean: TensorSet, baseVersion: Int, next: [Sample], layout: ParameterLayout, clipNorm: Float?,
+    private func step(_ mean: TensorSet, baseVersion: Int, next: [EncodedSample], layout: ParameterLayout, clipNorm: Float?,
                       on replicas: ReplicaSet) async throws -> (version: Int, learningRate: Float?, gradients: (sum: [Double], losses: [Double])) {
         let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
         let (version, learningRate, answers) = try await replicas.step(mean, baseVersion: baseVersion, parts: split(next, into: partCount), { client, parts in
@@ -384,7 +386,7 @@ public final class Trainer: Sendable {
 
     /// The sum of the batch's per-sample gradients (each clipped to `clipNorm` by the servers when
     /// given) in Float64, and the per-sample losses. An empty batch sums to zero.
-    func gradientSums(of batch: [Sample], version: Int, layout: ParameterLayout, clipNorm: Float?,
+    func gradientSums(of batch: [EncodedSample], version: Int, layout: ParameterLayout, clipNorm: Float?,
                       on replicas: ReplicaSet) async throws -> (sum: [Double], losses: [Double]) {
         guard !batch.isEmpty else { return ([Double](repeating: 0, count: layout.count), []) }
         let parts = split(batch, into: partCount)

@@ -92,6 +92,11 @@ public struct JSONWriter {
         arrayEnd()
     }
 
+    /// Bytes that are already JSON, appended as they are (the caller handles separators).
+    public mutating func appendRaw(_ raw: [UInt8]) {
+        bytes.append(contentsOf: raw)
+    }
+
     public mutating func bool(_ value: Bool) {
         separate()
         bytes.append(contentsOf: (value ? "true" : "false").utf8)

@@ -73,9 +73,14 @@ public struct GradientsRequest: Sendable {
     }
 
     public func encode(to writer: inout JSONWriter) {
+        encode(samples.map(EncodedSample.init), to: &writer)
+    }
+
+    /// The request with these samples instead of `samples` (already encoded).
+    public func encode(_ samples: [EncodedSample], to writer: inout JSONWriter) {
         writer.object { w in
             w.key("samples")
-            w.array { w in for sample in samples { w.sample(sample, includeTarget: true) } }
+            w.samples(samples)
             if reduce != .none { w.key("reduce"); w.string(reduce.rawValue) }
             if tensorFormat != .numbers { w.key("tensor_format"); w.string(tensorFormat.rawValue) }
             if let perSampleClipNorm { w.key("per_sample_clip_norm"); w.number(perSampleClipNorm) }
@@ -190,6 +195,12 @@ extension JSONWriter {
     /// The body of a `/step` request, the gradients written straight from their flat storage.
     public mutating func stepRequest(gradients: TensorSet?, version: Int?, parts: [[Sample]], reduce: Reduction,
                                      format: TensorFormat, perSampleClipNorm: Float?) {
+        stepRequest(gradients: gradients, version: version, parts: parts.map { $0.map(EncodedSample.init) }, reduce: reduce,
+                    format: format, perSampleClipNorm: perSampleClipNorm)
+    }
+
+    public mutating func stepRequest(gradients: TensorSet?, version: Int?, parts: [[EncodedSample]], reduce: Reduction,
+                                     format: TensorFormat, perSampleClipNorm: Float?) {
         object { w in
             if let gradients {
                 w.key("gradients")
@@ -198,7 +209,7 @@ extension JSONWriter {
             if let version { w.key("version"); w.number(version) }
             w.key("parts")
             w.array { w in
-                for part in parts { w.array { w in for sample in part { w.sample(sample, includeTarget: true) } } }
+                for part in parts { w.samples(part) }
             }
             if reduce != .none { w.key("reduce"); w.string(reduce.rawValue) }
             w.key("tensor_format"); w.string(format.rawValue)

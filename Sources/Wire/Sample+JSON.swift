@@ -133,3 +133,27 @@ extension JSONWriter {
         }
     }
 }
+
+/// A sample already written as its JSON object (target included), so that a trainer encodes
+/// each sample once per run, not once per epoch: requests are put together from these bytes.
+public struct EncodedSample: Sendable {
+    public let bytes: [UInt8]
+
+    public init(_ sample: Sample) {
+        var writer = JSONWriter()
+        writer.sample(sample, includeTarget: true)
+        bytes = writer.bytes
+    }
+}
+
+extension JSONWriter {
+    /// An array of pre-encoded samples.
+    public mutating func samples(_ samples: [EncodedSample]) {
+        arrayStart()
+        for (i, sample) in samples.enumerated() {
+            if i > 0 { appendRaw([UInt8(ascii: ",")]) }
+            appendRaw(sample.bytes)
+        }
+        arrayEnd()
+    }
+}
