@@ -1,4 +1,6 @@
 import HTTP
+import Model
+import Wire
 import Logging
 import Training
 
@@ -39,6 +41,9 @@ public final class GradserveApp: HTTPHandler {
             let endpoint = try router.route(method: request.head.method, path: request.head.path)
             try authorize(endpoint, request)
             response = try endpoint.respond(to: request, in: api)
+        } catch let error as ModelError {
+            // The model names a sample's parts in its own terms; the client sees its JSON fields.
+            response = error.withWireNames.response()
         } catch let error as any HTTPResponseError {
             response = error.response()
         } catch {

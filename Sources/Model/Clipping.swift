@@ -60,19 +60,10 @@ extension ModelError {
     /// The same error with `samples[i]` renumbered as `samples[offset + i]` (for work done in chunks).
     func renumbered(from offset: Int) -> ModelError {
         guard offset > 0 else { return self }
-        func fix(_ message: String) -> String {
+        return mapMessage { message in
             guard message.hasPrefix("samples["), let close = message.firstIndex(of: "]"),
                   let index = Int(message[message.index(message.startIndex, offsetBy: 8)..<close]) else { return message }
             return "samples[\(index + offset)" + message[close...]
-        }
-        return switch self {
-        case .invalidShape(let m): .invalidShape(fix(m))
-        case .shapeMismatch(let m): .shapeMismatch(fix(m))
-        case .nonFinite(let m): .nonFinite(fix(m))
-        case .unknownParameter(let m): .unknownParameter(fix(m))
-        case .invalidGraph(let m): .invalidGraph(fix(m))
-        case .invalidConfiguration(let m): .invalidConfiguration(fix(m))
-        case .invalidTarget(let m): .invalidTarget(fix(m))
         }
     }
 }

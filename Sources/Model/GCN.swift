@@ -76,30 +76,30 @@ public struct GCN: Network {
 
     public func validate(_ input: Input) throws(ModelError) {
         guard case .graph(let graph) = input else {
-            throw .shapeMismatch("x: this gcn reads graphs ({\"nodes\": [[...]], \"edges\": [[i, j]]}), not vectors")
+            throw .shapeMismatch("input: this gcn reads graphs (node features and edges), not vectors")
         }
         let n = graph.nodeCount
-        guard n >= 1 else { throw .invalidGraph("nodes: a graph needs at least one node") }
-        guard n <= maxNodes else { throw .invalidGraph("nodes: \(n) nodes, more than the limit of \(maxNodes)") }
+        guard n >= 1 else { throw .invalidGraph("input.nodes: a graph needs at least one node") }
+        guard n <= maxNodes else { throw .invalidGraph("input.nodes: \(n) nodes, more than the limit of \(maxNodes)") }
         guard graph.featureCount == featureCount else {
-            throw .shapeMismatch("nodes: expected \(featureCount) features per node, got \(graph.featureCount)")
+            throw .shapeMismatch("input.nodes: expected \(featureCount) features per node, got \(graph.featureCount)")
         }
         if let bad = graph.features.firstIndex(where: { !$0.isFinite }) {
-            throw .nonFinite("nodes[\(bad / featureCount)][\(bad % featureCount)]: \(graph.features[bad]) is not finite")
+            throw .nonFinite("input.nodes[\(bad / featureCount)][\(bad % featureCount)]: \(graph.features[bad]) is not finite")
         }
         guard graph.edges.count <= maxEdges else {
-            throw .invalidGraph("edges: \(graph.edges.count) edges, more than the limit of \(maxEdges)")
+            throw .invalidGraph("input.edges: \(graph.edges.count) edges, more than the limit of \(maxEdges)")
         }
         var seen = Set<Int>(minimumCapacity: graph.edges.count)
         for (index, edge) in graph.edges.enumerated() {
             guard (0..<n).contains(edge.a), (0..<n).contains(edge.b) else {
-                throw .invalidGraph("edges[\(index)]: [\(edge.a), \(edge.b)] names a node outside 0..<\(n)")
+                throw .invalidGraph("input.edges[\(index)]: [\(edge.a), \(edge.b)] names a node outside 0..<\(n)")
             }
             guard edge.a != edge.b else {
-                throw .invalidGraph("edges[\(index)]: self-loop [\(edge.a), \(edge.b)]; self-loops are implied (Â = A + I) and must not be listed")
+                throw .invalidGraph("input.edges[\(index)]: self-loop [\(edge.a), \(edge.b)]; self-loops are implied (Â = A + I) and must not be listed")
             }
             guard seen.insert(min(edge.a, edge.b) * n + max(edge.a, edge.b)).inserted else {
-                throw .invalidGraph("edges[\(index)]: [\(edge.a), \(edge.b)] repeats an earlier edge; list each undirected edge once")
+                throw .invalidGraph("input.edges[\(index)]: [\(edge.a), \(edge.b)] repeats an earlier edge; list each undirected edge once")
             }
         }
     }

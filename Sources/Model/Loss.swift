@@ -36,7 +36,7 @@ public enum Loss: String, Sendable, CaseIterable {
 
     public var isClassification: Bool { self != .squaredError }
 
-    /// Throws, naming the problem (under the name `t`), when `target` is not something this loss reads for K outputs.
+    /// Throws, naming the problem (under the name `target`), when `target` is not something this loss reads for K outputs.
     public func validate(_ target: Target, outputs: Int) throws(ModelError) {
         switch self {
         case .squaredError, .sigmoidCrossEntropy:
@@ -48,9 +48,9 @@ public enum Loss: String, Sendable, CaseIterable {
             let kind = self == .squaredError ? "numbers" : "numbers in [0, 1]"
             guard count == outputs, outputs == 1 || count > 1 || target != .number(target[0]) else {
                 let got = if case .number = target { "a number" } else { "a list of \(count)" }
-                throw .invalidTarget(outputs == 1 ? "t: expected a number, got \(got)" : "t: expected a list of \(outputs) \(kind) (one per output), got \(got)")
+                throw .invalidTarget(outputs == 1 ? "target: expected a number, got \(got)" : "target: expected a list of \(outputs) \(kind) (one per output), got \(got)")
             }
-            func name(_ k: Int) -> String { outputs == 1 ? "t" : "t[\(k)]" }
+            func name(_ k: Int) -> String { outputs == 1 ? "target" : "target[\(k)]" }
             for k in 0..<count {
                 let value = target[k]
                 guard value.isFinite else { throw .nonFinite("\(name(k)): \(value) is not finite") }
@@ -64,7 +64,7 @@ public enum Loss: String, Sendable, CaseIterable {
                 case .number(let value): "\(value)"
                 case .numbers(let values): "a list of \(values.count)"
                 }
-                throw .invalidTarget("t: expected a class index, an integer in [0, \(outputs)), got \(got)")
+                throw .invalidTarget("target: expected a class index, an integer in [0, \(outputs)), got \(got)")
             }
         }
     }

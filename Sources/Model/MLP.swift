@@ -51,13 +51,13 @@ public struct MLP: Network {
 
     public func validate(_ input: Input) throws(ModelError) {
         guard case .vector(let x) = input else {
-            throw .shapeMismatch("x: this mlp reads a vector of \(inputSize) numbers, not a graph")
+            throw .shapeMismatch("input: this mlp reads a vector of \(inputSize) numbers, not a graph")
         }
         guard x.count == inputSize else {
-            throw .shapeMismatch("x: expected [\(inputSize)], got [\(x.count)]")
+            throw .shapeMismatch("input: expected [\(inputSize)], got [\(x.count)]")
         }
         if let bad = x.firstIndex(where: { !$0.isFinite }) {
-            throw .nonFinite("x[\(bad)]: \(x[bad]) is not finite")
+            throw .nonFinite("input[\(bad)]: \(x[bad]) is not finite")
         }
     }
 

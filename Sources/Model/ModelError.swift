@@ -1,4 +1,7 @@
-/// What the model library refuses, with a message that names the parameter or input and the shapes.
+/// What the model library refuses, with a message that names the parameter or the part of a
+/// sample (in the model's terms: `samples[3].input`, `samples[3].input.nodes[2]`,
+/// `samples[3].target`) and the shapes or values. The wire layer renames a sample's parts to the
+/// JSON fields they come from (`ModelError.withWireNames`).
 public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A shape that cannot describe a tensor.
     case invalidShape(String)

@@ -129,16 +129,21 @@ extension Network {
 }
 
 extension ModelError {
+    /// The same kind of error with its message changed by `change`.
+    public func mapMessage(_ change: (String) -> String) -> ModelError {
+        switch self {
+        case .invalidShape(let m): .invalidShape(change(m))
+        case .shapeMismatch(let m): .shapeMismatch(change(m))
+        case .nonFinite(let m): .nonFinite(change(m))
+        case .unknownParameter(let m): .unknownParameter(change(m))
+        case .invalidGraph(let m): .invalidGraph(change(m))
+        case .invalidConfiguration(let m): .invalidConfiguration(change(m))
+        case .invalidTarget(let m): .invalidTarget(change(m))
+        }
+    }
+
     /// The same error with its message placed under `context`, such as "samples[3]".
     public func prefixed(_ context: String) -> ModelError {
-        switch self {
-        case .invalidShape(let m): .invalidShape("\(context).\(m)")
-        case .shapeMismatch(let m): .shapeMismatch("\(context).\(m)")
-        case .nonFinite(let m): .nonFinite("\(context).\(m)")
-        case .unknownParameter(let m): .unknownParameter("\(context).\(m)")
-        case .invalidGraph(let m): .invalidGraph("\(context).\(m)")
-        case .invalidConfiguration(let m): .invalidConfiguration("\(context).\(m)")
-        case .invalidTarget(let m): .invalidTarget("\(context).\(m)")
-        }
+        mapMessage { "\(context).\($0)" }
     }
 }

@@ -6,17 +6,17 @@ import Testing
 
     @Test func wrongInputLengthNamesTheFieldAndShapes() throws {
         let parameters = mlp.makeParameters(.glorot, seed: 1)
-        #expect(throws: ModelError.shapeMismatch("samples[1].x: expected [3], got [2]")) {
+        #expect(throws: ModelError.shapeMismatch("samples[1].input: expected [3], got [2]")) {
             try mlp.gradients(of: [Sample(x: [1, 2, 3], t: 1), Sample(x: [1, 2], t: 1)], parameters: parameters)
         }
     }
 
     @Test func nonFiniteInputsAndTargetsAreRejected() throws {
         let parameters = mlp.makeParameters(.glorot, seed: 1)
-        #expect(throws: ModelError.nonFinite("samples[0].x[1]: nan is not finite")) {
+        #expect(throws: ModelError.nonFinite("samples[0].input[1]: nan is not finite")) {
             try mlp.gradients(of: [Sample(x: [1, .nan, 3], t: 1)], parameters: parameters)
         }
-        #expect(throws: ModelError.nonFinite("samples[0].t: inf is not finite")) {
+        #expect(throws: ModelError.nonFinite("samples[0].target: inf is not finite")) {
             try mlp.gradients(of: [Sample(x: [1, 2, 3], t: .infinity)], parameters: parameters)
         }
     }

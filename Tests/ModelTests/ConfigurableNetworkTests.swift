@@ -128,14 +128,14 @@ import Testing
             }
         }
         let softmax = NetworkOptions(outputs: 3, loss: .softmaxCrossEntropy)
-        #expect(problem(softmax, .number(3)) == .invalidTarget("samples[0].t: expected a class index, an integer in [0, 3), got 3.0"))
-        #expect(problem(softmax, .number(1.5)) == .invalidTarget("samples[0].t: expected a class index, an integer in [0, 3), got 1.5"))
-        #expect(problem(softmax, .numbers([0, 1, 0])) == .invalidTarget("samples[0].t: expected a class index, an integer in [0, 3), got a list of 3"))
-        #expect(problem(NetworkOptions(outputs: 2), .number(1)) == .invalidTarget("samples[0].t: expected a list of 2 numbers (one per output), got a number"))
-        #expect(problem(NetworkOptions(outputs: 2), .numbers([1, 2, 3])) == .invalidTarget("samples[0].t: expected a list of 2 numbers (one per output), got a list of 3"))
-        #expect(problem(NetworkOptions(), .numbers([1, 2])) == .invalidTarget("samples[0].t: expected a number, got a list of 2"))
-        #expect(problem(NetworkOptions(outputs: 2, loss: .sigmoidCrossEntropy), .numbers([0, 1.5])) == .invalidTarget("samples[0].t[1]: expected a number in [0, 1], got 1.5"))
-        #expect(problem(NetworkOptions(), .number(.infinity)) == .nonFinite("samples[0].t: inf is not finite"))
+        #expect(problem(softmax, .number(3)) == .invalidTarget("samples[0].target: expected a class index, an integer in [0, 3), got 3.0"))
+        #expect(problem(softmax, .number(1.5)) == .invalidTarget("samples[0].target: expected a class index, an integer in [0, 3), got 1.5"))
+        #expect(problem(softmax, .numbers([0, 1, 0])) == .invalidTarget("samples[0].target: expected a class index, an integer in [0, 3), got a list of 3"))
+        #expect(problem(NetworkOptions(outputs: 2), .number(1)) == .invalidTarget("samples[0].target: expected a list of 2 numbers (one per output), got a number"))
+        #expect(problem(NetworkOptions(outputs: 2), .numbers([1, 2, 3])) == .invalidTarget("samples[0].target: expected a list of 2 numbers (one per output), got a list of 3"))
+        #expect(problem(NetworkOptions(), .numbers([1, 2])) == .invalidTarget("samples[0].target: expected a number, got a list of 2"))
+        #expect(problem(NetworkOptions(outputs: 2, loss: .sigmoidCrossEntropy), .numbers([0, 1.5])) == .invalidTarget("samples[0].target[1]: expected a number in [0, 1], got 1.5"))
+        #expect(problem(NetworkOptions(), .number(.infinity)) == .nonFinite("samples[0].target: inf is not finite"))
         #expect(problem(NetworkOptions(outputs: 3, loss: .softmaxCrossEntropy), .number(2)) == nil)
         #expect(problem(NetworkOptions(), .numbers([2])) == nil)
     }

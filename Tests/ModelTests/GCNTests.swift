@@ -84,13 +84,13 @@ import Testing
                                   edges: edges.map { Graph.Edge($0.0, $0.1) })
             #expect(throws: expected) { try gcn.gradients(of: [Sample(.graph(graph), target: 1)], parameters: parameters) }
         }
-        try check(0, 0, [], .invalidGraph("samples[0].nodes: a graph needs at least one node"))
-        try check(5, 2, [], .invalidGraph("samples[0].nodes: 5 nodes, more than the limit of 4"))
-        try check(3, 3, [], .shapeMismatch("samples[0].nodes: expected 2 features per node, got 3"))
-        try check(3, 2, [(0, 3)], .invalidGraph("samples[0].edges[0]: [0, 3] names a node outside 0..<3"))
-        try check(3, 2, [(1, 1)], .invalidGraph("samples[0].edges[0]: self-loop [1, 1]; self-loops are implied (Â = A + I) and must not be listed"))
-        try check(3, 2, [(0, 1), (1, 0)], .invalidGraph("samples[0].edges[1]: [1, 0] repeats an earlier edge; list each undirected edge once"))
-        try check(4, 2, [(0, 1), (1, 2), (2, 3), (3, 0)], .invalidGraph("samples[0].edges: 4 edges, more than the limit of 3"))
+        try check(0, 0, [], .invalidGraph("samples[0].input.nodes: a graph needs at least one node"))
+        try check(5, 2, [], .invalidGraph("samples[0].input.nodes: 5 nodes, more than the limit of 4"))
+        try check(3, 3, [], .shapeMismatch("samples[0].input.nodes: expected 2 features per node, got 3"))
+        try check(3, 2, [(0, 3)], .invalidGraph("samples[0].input.edges[0]: [0, 3] names a node outside 0..<3"))
+        try check(3, 2, [(1, 1)], .invalidGraph("samples[0].input.edges[0]: self-loop [1, 1]; self-loops are implied (Â = A + I) and must not be listed"))
+        try check(3, 2, [(0, 1), (1, 0)], .invalidGraph("samples[0].input.edges[1]: [1, 0] repeats an earlier edge; list each undirected edge once"))
+        try check(4, 2, [(0, 1), (1, 2), (2, 3), (3, 0)], .invalidGraph("samples[0].input.edges: 4 edges, more than the limit of 3"))
         #expect(throws: ModelError.self) { try gcn.gradients(of: [Sample(x: [1, 2], t: 1)], parameters: parameters) }
     }
 

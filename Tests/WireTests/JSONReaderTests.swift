@@ -143,3 +143,19 @@ import Testing
         #expect(try read(#"{"shape": [1], "b64": "AACAPw=="}"#) == Tensor(shape: [1], data: [1]))
     }
 }
+
+/// The model names a sample's parts in its own terms; answers name the JSON fields.
+@Suite struct WireNamesTests {
+    @Test(arguments: [
+        ("samples[1].input: expected [3], got [2]", "samples[1].x: expected [3], got [2]"),
+        ("samples[0].input[2]: nan is not finite", "samples[0].x[2]: nan is not finite"),
+        ("samples[0].input.nodes[2][1]: inf is not finite", "samples[0].nodes[2][1]: inf is not finite"),
+        ("parts[1].samples[0].input.edges[3]: self-loop [1, 1]", "parts[1].samples[0].edges[3]: self-loop [1, 1]"),
+        ("samples[4].target[1]: expected a number in [0, 1], got 1.5", "samples[4].t[1]: expected a number in [0, 1], got 1.5"),
+        ("W1: expected [3,3], got [3,2]: the input is fine", "W1: expected [3,3], got [3,2]: the input is fine"),
+        ("no path here", "no path here"),
+    ])
+    func aSamplesPartsAreRenamedInThePathOnly(model: String, wire: String) {
+        #expect(ModelError.shapeMismatch(model).withWireNames == .shapeMismatch(wire))
+    }
+}
