@@ -109,5 +109,6 @@ asan: deps venv
 bench: release molecules
 	@for p in nginx wrk; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
-	[ -x .venv-bench/bin/python ] || (python3 -m venv .venv-bench && .venv-bench/bin/pip install -q --disable-pip-version-check numpy orjson)
+	[ -x .venv-bench/bin/python ] || python3 -m venv .venv-bench
+	.venv-bench/bin/python -c 'import numpy, orjson, jax' 2>/dev/null || .venv-bench/bin/pip install -q --disable-pip-version-check numpy orjson jax==0.10.2
 	MOLECULES=$(MOLECULES) bench/run.sh

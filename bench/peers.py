@@ -1,6 +1,7 @@
 """The peers gradserve is measured against, in the same run: NumPy computing the same
-per-sample gradients (one sample at a time, and vectorised over a batch with einsum), and
-orjson encoding and decoding the same /gradients document. Prints one JSON object per line."""
+per-sample gradients (one sample at a time, and vectorised over a batch with einsum), JAX's
+jit(vmap(grad(loss))) of the same network, and orjson encoding and decoding the same
+/gradients document. Prints one JSON object per line."""
 import argparse
 import json
 import time
@@ -63,6 +64,29 @@ def model(layers, batch, seconds):
                       "loop_samples_per_s": loop, "vectorised_samples_per_s": count * batch / elapsed}))
 
 
+def jax_model(layers, batch, seconds):
+    """JAX's per-sample gradients: jit(vmap(grad(loss))) in float32 (run on one core with one
+    XLA thread by bench/run.sh). The result is blocked on, so the time includes the work."""
+    import jax
+    import jax.numpy as jnp
+
+    d, h1, h2 = layers
+    rng = np.random.default_rng(1)
+    p = tuple(jnp.asarray(a) for a in params(d, h1, h2, rng))
+    X = jnp.asarray(rng.uniform(0, 1, (batch, d)).astype(np.float32))
+    T = jnp.linalg.norm(X, axis=1)
+
+    def loss(p, x, t):
+        W1, b1, W2, b2, W3 = p
+        h = jnp.tanh(W2 @ jnp.tanh(W1 @ x + b1) + b2)
+        return (W3 @ h - t) ** 2
+
+    per_sample_grads = jax.jit(jax.vmap(jax.grad(loss), in_axes=(None, 0, 0)))
+    count, elapsed = measure(seconds, lambda: jax.block_until_ready(per_sample_grads(p, X, T)))
+    print(json.dumps({"bench": "jax_model", "layers": ",".join(map(str, layers)), "batch": batch,
+                      "samples_per_s": count * batch / elapsed, "jax": jax.__version__}))
+
+
 def wire(path, seconds):
     import orjson
     document = open(path, "rb").read()
@@ -76,7 +100,7 @@ def wire(path, seconds):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("what", choices=["model", "wire"])
+    parser.add_argument("what", choices=["model", "jax", "wire"])
     parser.add_argument("--layers", default="64,64,64")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--document")
@@ -84,5 +108,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.what == "model":
         model([int(v) for v in args.layers.split(",")], args.batch, args.seconds)
+    elif args.what == "jax":
+        jax_model([int(v) for v in args.layers.split(",")], args.batch, args.seconds)
     else:
         wire(args.document, args.seconds)

@@ -33,15 +33,18 @@ def main(path):
 
     w("## 1. Model math: per-sample gradients of every parameter, one core\n")
     w("gradserve: `gradbench model` (hand-written backprop on single-threaded OpenBLAS, no allocation per sample). "
-      "NumPy: the same formulas in float32 with `OPENBLAS_NUM_THREADS=1`, one sample at a time, and vectorised over the batch with einsum.\n")
-    w("| layers | batch | gradserve samples/s | GFLOP/s | NumPy loop samples/s | NumPy vectorised samples/s | vs loop | vs vectorised |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+      "NumPy: the same formulas in float32 with `OPENBLAS_NUM_THREADS=1`, one sample at a time, and vectorised over the batch with einsum. "
+      "JAX: `jit(vmap(grad(loss)))` of the same network in float32, on one core with one XLA thread.\n")
+    w("| layers | batch | gradserve samples/s | GFLOP/s | NumPy loop samples/s | NumPy vectorised samples/s | JAX samples/s | vs loop | vs vectorised | vs JAX |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     peers = {(r["layers"], r["batch"]): r for r in by("numpy_model")}
+    jax = {(r["layers"], r["batch"]): r["samples_per_s"] for r in by("jax_model")}
     for r in by("model"):
         p = peers.get((r["layers"], r["batch"]), {})
         loop, vec = p.get("loop_samples_per_s", float("nan")), p.get("vectorised_samples_per_s", float("nan"))
-        w(f"| {r['layers']} | {r['batch']} | {f(r['samples_per_s'])} | {f(r['gflops'], 2)} | {f(loop)} | {f(vec)} | "
-          f"{r['samples_per_s'] / loop:.1f}x | {r['samples_per_s'] / vec:.2f}x |")
+        j = jax.get((r["layers"], r["batch"]), float("nan"))
+        w(f"| {r['layers']} | {r['batch']} | {f(r['samples_per_s'])} | {f(r['gflops'], 2)} | {f(loop)} | {f(vec)} | {f(j)} | "
+          f"{r['samples_per_s'] / loop:.1f}x | {r['samples_per_s'] / vec:.2f}x | {r['samples_per_s'] / j:.2f}x |")
     copy = by("copy")
     big = [r for r in by("model") if r["layers"] == "1024,1024,1024"][:1]
     if copy and big:

@@ -35,6 +35,9 @@ for case in 3,3,3:32 64,64,64:32 256,256,256:32 1024,1024,1024:3 1024,1024,1024:
     layers=${case%:*} batch=${case#*:}
     "$bin/gradbench" model --layers "$layers" --batch "$batch" --seconds "$seconds" | record
     OPENBLAS_NUM_THREADS=1 "$py" bench/peers.py model --layers "$layers" --batch "$batch" --seconds "$seconds" | record
+    # JAX on one core with one XLA thread, as gradbench computes on one.
+    XLA_FLAGS=--xla_cpu_multi_thread_eigen=false taskset -c 0 \
+        "$py" bench/peers.py jax --layers "$layers" --batch "$batch" --seconds "$seconds" 2>/dev/null | record
 done
 "$bin/gradbench" copy --seconds "$seconds" | record
 [ -f "$molecules/train.jsonl" ] && "$bin/gradbench" graph --data "$molecules/train.jsonl" --seconds "$seconds" | record
