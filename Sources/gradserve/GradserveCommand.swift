@@ -103,7 +103,7 @@ struct GradserveCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Start from this checkpoint file (written by gradctl checkpoint save) instead of the seed; a state already saved in --state wins.",
                                valueName: "file"))
     var initFrom: String?
-    @Option(help: ArgumentHelp("File holding the bearer token that /apply, PUT /params and PUT /checkpoint need (or set GRADSERVE_TOKEN); surrounding whitespace is ignored.",
+    @Option(help: ArgumentHelp("File holding the bearer token that /apply, /step, PUT /params and PUT /checkpoint need (or set GRADSERVE_TOKEN); surrounding whitespace is ignored.",
                                valueName: "file"))
     var tokenFile: String?
     @Flag(help: "Require the token for the read endpoints too (all but /health).")
