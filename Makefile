@@ -68,7 +68,7 @@ digits:
 train-molecules: release molecules
 	scripts/train_molecules.sh $(MOLECULES) $(or $(EPOCHS),200)
 
-# Trains a dense classifier on the handwritten digits over HTTP (about 10 seconds).
+# Trains a dense classifier on the handwritten digits over HTTP (about 5 seconds of training here).
 train-digits: release digits
 	scripts/train_digits.sh $(DIGITS) $(or $(EPOCHS),40)
 

@@ -10,23 +10,12 @@ molecules=${MOLECULES:-../shared/data/nci-tpsa}
 seconds=${BENCH_SECONDS:-2}
 wrk_seconds=${WRK_SECONDS:-10}
 work=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+. scripts/servers.sh
+trap 'stop_all_servers; rm -rf "$work"' EXIT
 : >"$results"
 record() { tee -a "$results"; }
 note() { echo "== $*" >&2; }
 
-# Starts gradserve with the given options on a free port; sets $url and $pid.
-start_server() {
-    local log="$work/server-$RANDOM.log"
-    "$bin/gradserve" --port 0 --log-level warning "$@" >"$log" &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
-    url="http://$(sed -n 's/^listening on //p' "$log")"
-}
-
-stop_server() { kill "$1"; wait "$1" 2>/dev/null || true; }
 
 note "1. model math, one core"
 # At 1024 a batch of 3 keeps a call's gradients (25 MB) under glibc's largest mmap threshold
@@ -65,7 +54,7 @@ http {
 }
 CONF
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-pids+=($!)
+server_pids+=($!)  # nginx: stopped with the servers
 sleep 0.5
 start_server --layers 3,3,3
 server_pid=$pid

@@ -6,20 +6,8 @@
 set -euo pipefail
 bin=${BIN:-.build/debug}
 molecules=${MOLECULES:-../shared/data/nci-tpsa}
-servers=()
-logs=()
-trap 'kill "${servers[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -f "${logs[@]}"' EXIT
-
-# Starts gradserve with the given options on a free port and sets $url.
-start_server() {
-    local log
-    log=$(mktemp)
-    logs+=("$log")
-    "$bin/gradserve" --port 0 --log-level warning "$@" >"$log" &
-    servers+=($!)
-    for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
-    url="http://$(sed -n 's/^listening on //p' "$log")"
-}
+. "$(dirname "$0")/servers.sh"
+trap stop_all_servers EXIT
 
 start_server --layers 3,3,3 --optimizer sgd --lr 0.001
 echo "== gradserve is listening at $url"

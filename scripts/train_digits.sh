@@ -7,13 +7,10 @@ set -euo pipefail
 data=$1
 epochs=${2:-40}
 bin=${BIN:-.build/release}
-log=$(mktemp)
-"$bin/gradserve" --port 0 --layers 64,64,64 --activation relu --outputs 10 --loss softmax_cross_entropy --output-bias \
-    --seed 1 --optimizer adam --lr 0.001 --log-level warning >"$log" &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
-url="http://$(sed -n 's/^listening on //p' "$log")"
+. "$(dirname "$0")/servers.sh"
+trap stop_all_servers EXIT
+start_server --layers 64,64,64 --activation relu --outputs 10 --loss softmax_cross_entropy --output-bias \
+    --seed 1 --optimizer adam --lr 0.001
 echo "== gradserve at $url: 64,64,64 relu, 10 classes, softmax cross-entropy; $epochs epochs"
 "$bin/gradctl" train --server "$url" --data "$data/train.jsonl" --eval "$data/valid.jsonl" \
     --epochs "$epochs" --batch 32 --shuffle-seed 1 --keep-best

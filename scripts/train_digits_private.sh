@@ -10,22 +10,20 @@ bin=${BIN:-.build/release}
 batch=128
 clip=1
 delta=1e-5
+. "$(dirname "$0")/servers.sh"
+out=$(mktemp)
+trap 'stop_all_servers; rm -f "$out"' EXIT
 printf '| target ε | σ | ε spent | validation accuracy (last epoch) |\n|---|---|---|---|\n'
 for epsilon in 1 3 8; do
-    log=$(mktemp) out=$(mktemp)
-    "$bin/gradserve" --port 0 --layers 64,64,64 --activation relu --outputs 10 --loss softmax_cross_entropy --output-bias \
-        --seed 1 --optimizer adam --lr 0.003 --log-level warning >"$log" &
-    server=$!
-    for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
-    url="http://$(sed -n 's/^listening on //p' "$log")"
+    start_server --layers 64,64,64 --activation relu --outputs 10 --loss softmax_cross_entropy --output-bias \
+        --seed 1 --optimizer adam --lr 0.003
     "$bin/gradctl" train --server "$url" --data "$data/train.jsonl" --eval "$data/valid.jsonl" --epochs "$epochs" \
         --batch "$batch" \
         --dp-clip "$clip" --dp-delta "$delta" --dp-target-epsilon "$epsilon" >"$out"
-    kill "$server"; wait "$server" 2>/dev/null || true
+    stop_server "$pid"
     sigma=$(sed -n 's/.*σ = \([0-9.]*\),.*/\1/p' "$out" | head -1)
     last=$(grep 'eval accuracy' "$out" | tail -1)
     accuracy=$(sed -n 's/.*eval accuracy \([0-9.]*\),.*/\1/p' <<<"$last")
     spent=$(sed -n 's/.*ε = \([0-9.]*\)$/\1/p' <<<"$last")
     printf '| %s | %s | %s | %s |\n' "$epsilon" "$sigma" "$spent" "$accuracy"
-    rm -f "$log" "$out"
 done

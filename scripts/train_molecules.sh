@@ -8,14 +8,10 @@ epochs=${2:-200}
 bin=${BIN:-.build/release}
 batch=32
 steps=$(( ( $(wc -l <"$data/train.jsonl") + batch - 1 ) / batch * epochs ))
-log=$(mktemp)
-"$bin/gradserve" --port 0 --model gcn --features 23 --hidden 64,64 --readout sum --seed 1 \
-    --optimizer adam --lr 0.003 --lr-schedule cosine --lr-decay-steps "$steps" --lr-final-factor 0.01 \
-    --log-level warning >"$log" &
-server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 100); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
-url="http://$(sed -n 's/^listening on //p' "$log")"
+. "$(dirname "$0")/servers.sh"
+trap stop_all_servers EXIT
+start_server --model gcn --features 23 --hidden 64,64 --readout sum --seed 1 \
+    --optimizer adam --lr 0.003 --lr-schedule cosine --lr-decay-steps "$steps" --lr-final-factor 0.01
 echo "== gradserve --model gcn at $url; $epochs epochs, cosine decay over $steps steps"
 "$bin/gradctl" train --server "$url" --data "$data/train.jsonl" --eval "$data/valid.jsonl" \
     --epochs "$epochs" --batch "$batch" --shuffle-seed 1 --parallel 4 --keep-best

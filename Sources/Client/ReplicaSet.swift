@@ -124,33 +124,11 @@ final class ReplicaSet {
     /// that no replica acknowledged is settled with the first replica that comes back: it either
     /// holds the step (its version is base + 1) or gets the step again.
     func apply(_ mean: TensorSet, baseVersion: Int, format: TensorFormat) async throws -> (version: Int, learningRate: Float?) {
-        while true {
-            let live = try await liveReplicasOrWait()
-            let outcomes = await fanOut(live.map { (part: 0, replica: $0) }) { client, _ in
-                try await client.apply(mean, baseVersion: baseVersion, format: format)
-            }
-            var acknowledged: [(replica: Int, state: VersionResponse)] = []
-            for outcome in outcomes {
-                if let state = outcome.value {
-                    acknowledged.append((outcome.replica, state))
-                } else if let error = outcome.error {
-                    if case ClientError.server(_, 409, _, _, _)? = error as? ClientError {
-                        drop(outcome.replica, because: "\(error)", probeAt: .now)
-                    } else if Self.isReplicaFailure(error) {
-                        drop(outcome.replica, because: "\(error)")
-                    } else {
-                        throw error
-                    }
-                }
-            }
-            if acknowledged.isEmpty {
-                // Nobody answered: the step may have landed on a replica that then went away.
-                if try await recover(acceptingUpTo: baseVersion + 1) == baseVersion + 1 { return (version, nil) }
-                continue
-            }
-            let trusted = try await settle(acknowledged)
-            return (version, trusted.learningRate)
-        }
+        // A step with no parts to compute: the same acknowledgement, recovery and settling.
+        let (version, learningRate, _) = try await step(mean, baseVersion: baseVersion, parts: [] as [Int], { client, _ in
+            (try await client.apply(mean, baseVersion: baseVersion, format: format), [Int]())
+        }, recompute: { _, part in part }, version: { $0 })
+        return (version, learningRate)
     }
 
     /// `apply` and the next batch's gradients in one round trip per replica (`/step`): every live

@@ -34,9 +34,13 @@ extension Network {
         var total = [Double](repeating: 0, count: layout.count)
         var losses: [Float] = [], outputs: [Float] = [], norms: [Double] = []
         for start in stride(from: 0, to: samples.count, by: chunk) {
+            // Validated above, as a whole: each chunk goes straight to the computation.
+            let part = Array(samples[start..<min(start + chunk, samples.count)])
             var batch: GradientBatch
             do throws(ModelError) {
-                batch = try gradients(of: Array(samples[start..<min(start + chunk, samples.count)]), parameters: parameters, scratch: scratch)
+                batch = try GradientBatch(layout: layout, sampleCount: part.count, outputCount: outputCount) { (storage, outputs) throws(ModelError) in
+                    try writeGradients(of: part, parameters: parameters, into: storage, outputs: outputs, scratch: scratch)
+                }
             } catch {
                 throw error.renumbered(from: start)
             }

@@ -46,7 +46,7 @@ public enum Loss: String, Sendable, CaseIterable {
             case .numbers(let values): count = values.count
             }
             let kind = self == .squaredError ? "numbers" : "numbers in [0, 1]"
-            guard count == outputs, outputs == 1 || count > 1 || target != .number(target[0]) else {
+            guard count == outputs else {
                 let got = if case .number = target { "a number" } else { "a list of \(count)" }
                 throw .invalidTarget(outputs == 1 ? "target: expected a number, got \(got)" : "target: expected a list of \(outputs) \(kind) (one per output), got \(got)")
             }

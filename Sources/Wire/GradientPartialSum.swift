@@ -8,17 +8,13 @@ public struct GradientPartialSum: Sendable {
     public var losses: [Float]
     /// `layout.count` values: the sum of the answer's gradients.
     public var sum: [Double]
-    /// With per-sample clipping: each sample's gradient norm before clipping, and how many were clipped.
-    public var norms: [Float]?
-    public var clipped: Int?
 
     public init(reading reader: inout JSONReader, layout: ParameterLayout) throws {
-        var version: Int?, losses: [Float]?, gradients = 0, norms: [Float] = [], clipped: Int?
+        var version: Int?, losses: [Float]?, gradients = 0
         var sum = [Double](repeating: 0, count: layout.count)
         try reader.readObject { reader, key in
             switch key {
             case "version": version = try reader.readInt(in: 0...Int.max)
-            case "clipped": clipped = try reader.readInt(in: 0...Int.max)
             case "gradient_sum":
                 try reader.addTensors(layout, into: &sum)
                 gradients += 1
@@ -28,7 +24,6 @@ public struct GradientPartialSum: Sendable {
                     try reader.readObject { reader, key in
                         switch key {
                         case "loss": list.append(try reader.readFloat())
-                        case "norm": norms.append(try reader.readFloat())
                         case "gradients":
                             try reader.addTensors(layout, into: &sum)
                             gradients += 1
@@ -46,8 +41,6 @@ public struct GradientPartialSum: Sendable {
         self.version = version
         self.losses = losses
         self.sum = sum
-        self.norms = norms.isEmpty ? nil : norms
-        self.clipped = clipped
     }
 }
 

@@ -55,10 +55,7 @@ public struct GradientsRequest: Sendable {
         var clip: Float?
         try reader.readObject { reader, key in
             switch key {
-            case "per_sample_clip_norm":
-                let value = try reader.readFloat()
-                guard value > 0 else { throw reader.invalid("expected a number above 0 (the L2 norm each sample's gradient is clipped to), got \(value)") }
-                clip = value
+            case "per_sample_clip_norm": clip = try reader.readClipNorm()
             case "samples":
                 samples = try reader.readSamples(requireTarget: true, limit: sampleLimit)
             case "reduce":
@@ -130,6 +127,13 @@ public struct TensorsRequest: Sendable {
 }
 
 extension JSONReader {
+    /// `per_sample_clip_norm`: a Float32 above 0.
+    mutating func readClipNorm() throws -> Float {
+        let value = try readFloat()
+        guard value > 0 else { throw invalid("expected a number above 0 (the L2 norm each sample's gradient is clipped to), got \(value)") }
+        return value
+    }
+
     /// A string that must be one of the raw values of `T`.
     public mutating func readEnum<T: RawRepresentable & CaseIterable>(_ type: T.Type) throws -> T where T.RawValue == String {
         let text = try readString()
@@ -171,10 +175,7 @@ public struct StepRequest: Sendable {
                 parts = list
             case "reduce": options.reduce = try reader.readEnum(Reduction.self)
             case "tensor_format": options.tensorFormat = try reader.readEnum(TensorFormat.self)
-            case "per_sample_clip_norm":
-                let value = try reader.readFloat()
-                guard value > 0 else { throw reader.invalid("expected a number above 0 (the L2 norm each sample's gradient is clipped to), got \(value)") }
-                options.perSampleClipNorm = value
+            case "per_sample_clip_norm": options.perSampleClipNorm = try reader.readClipNorm()
             default: try reader.skipValue()
             }
         }

@@ -5,12 +5,9 @@ import Testing
 /// A dense classifier trained remotely on real handwritten digits (../shared/data/digits), then
 /// `gradctl predict` on the validation images.
 @Suite struct DigitsTrainingTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = Repository.root
     /// ../shared/data/digits beside the checkout, or what `make data` built inside it.
-    static let data = [root.deletingLastPathComponent().appendingPathComponent("shared/data/digits"),
-                       root.appendingPathComponent("data/digits")]
-        .first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("train.jsonl").path) }
-        ?? root.appendingPathComponent("data/digits (missing: run make data)")
+    static let data = Repository.data("digits")
 
     @Test func aClassifierLearnsTheDigitsAndPredictsTheirClasses() throws {
         let train = Self.data.appendingPathComponent("train.jsonl").path, valid = Self.data.appendingPathComponent("valid.jsonl").path

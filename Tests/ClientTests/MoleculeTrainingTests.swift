@@ -4,12 +4,9 @@ import Testing
 
 /// The graph model trained remotely on real molecules (a slice of ../shared/data/nci-tpsa).
 @Suite struct MoleculeTrainingTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = Repository.root
     /// ../shared/data/nci-tpsa beside the checkout, or what `make data` built inside it.
-    static let data = [root.deletingLastPathComponent().appendingPathComponent("shared/data/nci-tpsa"),
-                       root.appendingPathComponent("data/nci-tpsa")]
-        .first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("train.jsonl").path) }
-        ?? root.appendingPathComponent("data/nci-tpsa (missing: run make data)")
+    static let data = Repository.data("nci-tpsa")
 
     /// The first `count` lines of a data file, in a temporary file.
     func slice(_ name: String, _ count: Int, into directory: URL) throws -> String {

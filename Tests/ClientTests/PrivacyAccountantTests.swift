@@ -5,7 +5,7 @@ import Testing
 
 /// The accountant against Google's dp-accounting (PyPI, in the test venv; Tests/Python/dp_epsilon.py).
 @Suite struct PrivacyAccountantTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = Repository.root
 
     /// A grid of sampling rates, noise multipliers, steps and deltas, with the MNIST runs of Abadi et
     /// al. (2016): q = 600/60,000, σ = 2, 4 and 8, δ = 1e-5, over 100 epochs (10,000 steps).

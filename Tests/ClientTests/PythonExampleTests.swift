@@ -5,7 +5,7 @@ import Testing
 /// examples/python/train.py against a real server: it ends bit for bit where `gradctl train`
 /// ends on the same data, with the same seed, batches and epochs.
 @Suite struct PythonExampleTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = Repository.root
 
     @Test func thePythonTrainerEndsWhereGradctlEnds() throws {
         let python = Self.root.appendingPathComponent(".venv/bin/python").path

@@ -7,7 +7,7 @@ import Testing
 /// every record's checksums, and every scalar at its step against what the same run printed and
 /// wrote to its history.
 @Suite struct TensorBoardLogTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = Repository.root
 
     @Test func tensorBoardReadsEveryStepAndEpoch() throws {
         let python = Self.root.appendingPathComponent(".venv/bin/python").path

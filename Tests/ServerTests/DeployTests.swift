@@ -6,7 +6,7 @@ import Testing
 /// names every replica the StatefulSet makes, and every flag they pass is one the binaries have.
 /// (No container engine or cluster runs here: the image build itself is not exercised.)
 @Suite struct DeployTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = Repository.root
     static let manifests = ["service.yaml", "statefulset.yaml", "train-job.yaml"].map { root.appendingPathComponent("deploy/k8s/\($0)").path }
     static let bin = root.appendingPathComponent(".venv/bin")
 

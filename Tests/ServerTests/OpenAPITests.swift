@@ -5,7 +5,7 @@ import Testing
 /// `openapi.yaml` is valid OpenAPI, and the live server keeps to it under schemathesis's
 /// generated requests. The Python tools come from the virtual environment `make test` creates.
 @Suite struct OpenAPITests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = Repository.root
     static let venv = root.appendingPathComponent(".venv/bin")
     static let spec = root.appendingPathComponent("openapi.yaml").path
 

@@ -19,11 +19,12 @@ import Testing
         #expect(CRC32.castagnoli.checksum((0..<32).map { UInt8($0) }) == 0x46DD_794E)
     }
 
-    /// TensorFlow's masking: rotate right by 15, add 0xa282ead8 (crc32c::Mask).
-    @Test func maskedChecksumRotatesAndAddsTheConstant() {
-        let crc: UInt32 = 0xE306_9283
-        let rotated = (crc >> 15) | (crc << 17)
-        #expect(TFRecord.maskedChecksum(Array("123456789".utf8)) == rotated &+ 0xA282_EAD8)
+    /// TensorFlow's masking (crc32c::Mask), against the values TensorBoard's own reader computes
+    /// (`tensorboard.compat.tensorflow_stub.pywrap_tensorflow.masked_crc32c`, tensorboard 2.21.0).
+    @Test func maskedChecksumsMatchTensorBoards() {
+        #expect(TFRecord.maskedChecksum(Array("123456789".utf8)) == 0xC78A_B0E5)
+        #expect(TFRecord.maskedChecksum([5, 0, 0, 0, 0, 0, 0, 0]) == 0x3E04_B2EA)
+        #expect(TFRecord.maskedChecksum([1, 2, 3, 4, 5]) == 0xC1D9_917B)
     }
 
     @Test func aRecordIsLengthChecksumBytesChecksum() {
@@ -31,10 +32,9 @@ import Testing
         let framed = TFRecord.frame(record)
         #expect(framed.count == 8 + 4 + 5 + 4)
         #expect(Array(framed[0..<8]) == [5, 0, 0, 0, 0, 0, 0, 0])
-        let lengthCRC = TFRecord.maskedChecksum([5, 0, 0, 0, 0, 0, 0, 0])
-        #expect(Array(framed[8..<12]) == [0, 8, 16, 24].map { UInt8(truncatingIfNeeded: lengthCRC >> $0) })
+        // The masked checksums of the length and of the bytes, little-endian (values from TensorBoard, above).
+        #expect(Array(framed[8..<12]) == [0xEA, 0xB2, 0x04, 0x3E])
         #expect(Array(framed[12..<17]) == record)
-        let dataCRC = TFRecord.maskedChecksum(record)
-        #expect(Array(framed[17..<21]) == [0, 8, 16, 24].map { UInt8(truncatingIfNeeded: dataCRC >> $0) })
+        #expect(Array(framed[17..<21]) == [0x7B, 0x91, 0xD9, 0xC1])
     }
 }

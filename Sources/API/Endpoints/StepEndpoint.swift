@@ -20,8 +20,9 @@ struct StepEndpoint: Endpoint {
             }
             do { try network.validate(part) } catch { throw error.prefixed("parts[\(i)]") }
         }
-        try work.checkAnswerSize(samples: body.parts.map(\.count).reduce(0, +), in: api)
-        var writer = JSONWriter(capacity: work.capacity(samples: body.parts.map(\.count).reduce(0, +), in: api))
+        let total = body.parts.map(\.count).reduce(0, +)
+        try work.checkAnswerSize(samples: total, in: api)
+        var writer = JSONWriter(capacity: work.capacity(samples: total, in: api))
         let snapshot = try body.gradients.map { gradients in
             let (snapshot, learningRate) = try api.store.apply(gradients, baseVersion: body.version)
             api.metrics.applies.increment()
