@@ -153,7 +153,9 @@ public struct Gradserve: Sendable {
         }
         self.store = store
         app = GradserveApp(store: store, network: configuration.network, limits: configuration.requests,
-                           access: configuration.access, scratch: ScratchPool(maxKept: configuration.http.threads + configuration.http.workers),
+                           access: configuration.access, scratch: ScratchPool(maxKept: configuration.http.threads + configuration.http.workers,
+                                                                 // The working buffers, and the block of the largest per-sample answer allowed.
+                                                                 maxKeptBytes: (64 << 20) + 4 * configuration.requests.maxGradientValues),
                            logger: logger)
     }
 

@@ -3,9 +3,10 @@ import Model
 
 /// Working memory for model computations, lent to one request at a time.
 ///
-/// A scratch keeps the buffers of the largest request it served, so the pool keeps at most
-/// `maxKept` of them, and none larger than `maxKeptBytes`: one burst of huge requests does not
-/// hold its peak memory for the life of the server.
+/// A scratch keeps the buffers of the largest request it served (and the block of its last
+/// per-sample gradients, so that the next such answer is not faulted in afresh), so the pool keeps
+/// at most `maxKept` of them, and none larger than `maxKeptBytes`: one burst of huge requests does
+/// not hold more than that for the life of the server.
 final class ScratchPool: Sendable {
     private let kept = Locked([] as [Scratch])
     let maxKept: Int

@@ -38,7 +38,8 @@ extension Network {
             let part = Array(samples[start..<min(start + chunk, samples.count)])
             var batch: GradientBatch
             do throws(ModelError) {
-                batch = try GradientBatch(layout: layout, sampleCount: part.count, outputCount: outputCount) { (storage, outputs) throws(ModelError) in
+                batch = try GradientBatch(layout: layout, sampleCount: part.count, outputCount: outputCount,
+                                          reusing: scratch.takeBlock()) { (storage, outputs) throws(ModelError) in
                     try writeGradients(of: part, parameters: parameters, into: storage, outputs: outputs, scratch: scratch)
                 }
             } catch {
@@ -53,6 +54,7 @@ extension Network {
                     for k in 0..<layout.count { total[k] += Double(row[k]) }
                 }
             }
+            scratch.recycle(batch)
         }
         let sum = TensorSet(layout: layout, storage: total.map { Float($0) })
         guard sum.isFinite else { throw .nonFinite("gradient_sum: overflows Float32 at these parameters") }

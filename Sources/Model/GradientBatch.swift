@@ -6,21 +6,36 @@ public struct GradientBatch: Sendable {
 
     /// A batch whose storage `write` fills completely (it starts uninitialized, so that large
     /// batches are not zeroed first) with the outputs (K a sample), returning each sample's loss.
-    init(layout: ParameterLayout, sampleCount: Int, outputCount: Int,
+    /// `block`, when its capacity suffices, is reused as the storage (see `Scratch.recycle`), so
+    /// that a block above glibc's mmap threshold is not mapped and faulted in afresh on every call.
+    init(layout: ParameterLayout, sampleCount: Int, outputCount: Int, reusing block: consuming [Float] = [],
          writing write: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) throws(ModelError) -> [Float]) throws(ModelError) {
         var losses: [Float] = []
         var failure: ModelError?
         var outputs = [Float](repeating: 0, count: sampleCount * outputCount)
-        storage = outputs.withUnsafeMutableBufferPointer { outputs in
-            [Float](unsafeUninitializedCapacity: sampleCount * layout.count) { buffer, count in
-                guard let base = buffer.baseAddress, !buffer.isEmpty, let outputBase = outputs.baseAddress else { return }
-                do throws(ModelError) {
-                    losses = try write(base, outputBase)
-                    count = buffer.count
-                } catch {
-                    failure = error
-                    count = 0
-                }
+        let needed = sampleCount * layout.count
+        func fill(_ buffer: UnsafeMutableBufferPointer<Float>) -> Bool {
+            guard let base = buffer.baseAddress, !buffer.isEmpty else { return true }
+            do throws(ModelError) {
+                losses = try outputs.withUnsafeMutableBufferPointer { outputs throws(ModelError) in try write(base, outputs.baseAddress!) }
+                return true
+            } catch {
+                failure = error
+                return false
+            }
+        }
+        if block.capacity >= needed, needed > 0 {
+            storage = consume block
+            // Only the count changes: the capacity, and the pages behind it, stay.
+            if storage.count > needed {
+                storage.removeLast(storage.count - needed)
+            } else {
+                storage.append(contentsOf: repeatElement(0, count: needed - storage.count))
+            }
+            _ = storage.withUnsafeMutableBufferPointer { fill($0) }
+        } else {
+            storage = [Float](unsafeUninitializedCapacity: needed) { buffer, count in
+                count = fill(buffer) ? buffer.count : 0
             }
         }
         if let failure { throw failure }

@@ -71,11 +71,13 @@ extension Network {
         return outputs
     }
 
-    /// One gradient per sample, not averaged.
+    /// One gradient per sample, not averaged. Hand the batch back with `scratch.recycle` once used,
+    /// and the next call with the scratch writes into the same memory.
     public func gradients(of samples: [Sample], parameters: TensorSet, scratch: Scratch = Scratch()) throws(ModelError) -> GradientBatch {
         try check(parameters)
         try validate(samples)
-        return try GradientBatch(layout: layout, sampleCount: samples.count, outputCount: outputCount) { (storage, outputs) throws(ModelError) in
+        return try GradientBatch(layout: layout, sampleCount: samples.count, outputCount: outputCount,
+                                 reusing: scratch.takeBlock()) { (storage, outputs) throws(ModelError) in
             try writeGradients(of: samples, parameters: parameters, into: storage, outputs: outputs, scratch: scratch)
         }
     }

@@ -40,6 +40,8 @@ public final class Scratch: @unchecked Sendable {
     /// Buffers are kept in arrays by slot, so that finding one costs an index, not a hash.
     private var floatBuffers: [UnsafeMutableBufferPointer<Float>] = []
     private var intBuffers: [UnsafeMutableBufferPointer<Int32>] = []
+    /// The storage of the last `GradientBatch` handed back, for the next one made with this scratch.
+    private var spareBlock: [Float] = []
 
     public init() {}
 
@@ -52,6 +54,19 @@ public final class Scratch: @unchecked Sendable {
     public var byteCount: Int {
         floatBuffers.reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
             + intBuffers.reduce(0) { $0 + $1.count * MemoryLayout<Int32>.stride }
+            + spareBlock.capacity * MemoryLayout<Float>.stride
+    }
+
+    /// Keeps a batch's storage, once its gradients are used, for the next batch made with this
+    /// scratch: a large block is then written over instead of mapped and faulted in again.
+    public func recycle(_ batch: consuming GradientBatch) {
+        spareBlock = batch.storage
+    }
+
+    /// The kept block, uniquely referenced (the scratch lets go of it), or an empty array.
+    func takeBlock() -> [Float] {
+        defer { spareBlock = [] }
+        return spareBlock
     }
 
     /// At least `count` floats for `buffer`. Their contents are unspecified.

@@ -62,7 +62,8 @@ struct ModelMath: ParsableCommand {
         let samples = Dataset.synthetic(count: batch, dimension: sizes[0], seed: 2).samples
         let scratch = Scratch()
         let (calls, elapsed) = try measure(seconds: seconds) {
-            _ = try mlp.gradients(of: samples, parameters: parameters, scratch: scratch)
+            // Handed back, as the server does, so that each call writes into the same block.
+            scratch.recycle(try mlp.gradients(of: samples, parameters: parameters, scratch: scratch))
         }
         let (d, h1, h2) = (Double(sizes[0]), Double(sizes[1]), Double(sizes[2]))
         // Forward W1 x and W2 h1; backward dW3, dW2 (outer product), W2ᵀ dz2, dW1 (outer product).

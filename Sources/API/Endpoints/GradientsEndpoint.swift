@@ -29,9 +29,12 @@ struct GradientWork {
         let network = api.store.network
         switch reduce {
         case .none:
-            var batch = try api.scratch.with { try network.gradients(of: samples, parameters: snapshot.parameters, scratch: $0) }
-            let norms = clipNorm.map { batch.clip(to: $0) }
-            GradientsResponse.encode(version: snapshot.version, batch: batch, norms: norms, clipNorm: clipNorm, format: format, to: &writer)
+            try api.scratch.with { scratch in
+                var batch = try network.gradients(of: samples, parameters: snapshot.parameters, scratch: scratch)
+                let norms = clipNorm.map { batch.clip(to: $0) }
+                GradientsResponse.encode(version: snapshot.version, batch: batch, norms: norms, clipNorm: clipNorm, format: format, to: &writer)
+                scratch.recycle(batch)
+            }
         case .sum where clipNorm != nil:
             // Each sample's gradient is needed to clip it: made a bounded number of samples at a time.
             let chunk = max(1, api.limits.maxGradientValues / max(network.layout.count, 1))
