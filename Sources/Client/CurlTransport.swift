@@ -44,8 +44,16 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
 
 /// HTTP over libcurl's multi interface: one thread drives every transfer, so many requests
 /// wait on the network at once while connections are kept alive and reused across calls.
+///
+/// That thread is also a task executor (`executor`): code that runs under
+/// `withTaskExecutorPreference(transport.executor)` runs on it, between transfers, so a request
+/// and its answer cost no hop between threads (each hop wakes a thread, which on a small machine
+/// costs more than a loopback round trip).
 public final class CurlTransport: Sendable {
     private let engine: Engine
+
+    /// The thread that drives the transfers, as a task executor.
+    public var executor: any TaskExecutor { engine }
 
     /// `maxConnections` bounds the requests in flight; more are queued by libcurl.
     public init(maxConnections: Int = 16) {
@@ -98,11 +106,15 @@ private final class Transfer: @unchecked Sendable {
     }
 }
 
-/// The multi handle and the thread that drives it. Other threads only touch `queue` and `stopped`.
-private final class Engine: @unchecked Sendable {
+/// The multi handle and the thread that drives it, which also runs the jobs of tasks that prefer
+/// it as their executor. Other threads only touch `queue`, `jobs` and `stopped`.
+private final class Engine: @unchecked Sendable, TaskExecutor {
     private let multi: UnsafeMutableRawPointer
     private let queue = Locked([] as [Transfer])
+    private let jobs = Locked([] as [UnownedJob])
     private let stopped = Atomic<Bool>(false)
+    /// The engine thread's id, once it runs: work queued from that thread needs no wakeup.
+    private let thread = Atomic<UInt>(0)
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
     private var idleHandles: [UnsafeMutableRawPointer] = []
 
@@ -114,7 +126,20 @@ private final class Engine: @unchecked Sendable {
 
     func submit(_ transfer: Transfer) {
         queue.withLock { $0.append(transfer) }
-        curl_multi_wakeup(multi)
+        wakeUnlessOnEngine()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        jobs.withLock { $0.append(job) }
+        wakeUnlessOnEngine()
+    }
+
+    private var onEngine: Bool { thread.load(ordering: .relaxed) == UInt(bitPattern: Int(bitPattern: pthread_self())) }
+
+    /// The engine thread checks both queues before it waits again; only another thread must wake it.
+    private func wakeUnlessOnEngine() {
+        if !onEngine { curl_multi_wakeup(multi) }
     }
 
     func stop() {
@@ -123,15 +148,28 @@ private final class Engine: @unchecked Sendable {
     }
 
     func run() {
+        thread.store(UInt(bitPattern: Int(bitPattern: pthread_self())), ordering: .relaxed)
         while !stopped.load(ordering: .acquiring) {
+            for job in jobs.withLock({ jobs in defer { jobs.removeAll(keepingCapacity: true) }; return jobs }) {
+                job.runSynchronously(on: asUnownedTaskExecutor())
+            }
             for transfer in queue.withLock({ queue in defer { queue.removeAll() }; return queue }) {
                 start(transfer)
             }
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
             finishCompleted()
+            // Jobs made runnable by the answers just delivered run before the next wait.
+            guard jobs.withLock(\.isEmpty), queue.withLock(\.isEmpty) else { continue }
             var ready: Int32 = 0
             curl_multi_poll(multi, nil, 0, 1000, &ready)
+        }
+        // Tasks still waiting on this executor finish; their transfers fail below or at `submit`.
+        while case let pending = jobs.withLock({ jobs in defer { jobs.removeAll() }; return jobs }), !pending.isEmpty {
+            for job in pending { job.runSynchronously(on: asUnownedTaskExecutor()) }
+            for transfer in queue.withLock({ queue in defer { queue.removeAll() }; return queue }) {
+                transfer.continuation.resume(throwing: TransportError(url: transfer.call.url, code: -1, message: "client shut down"))
+            }
         }
         for (handle, transfer) in active {
             curl_multi_remove_handle(multi, handle)

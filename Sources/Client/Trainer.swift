@@ -154,6 +154,18 @@ public final class Trainer: Sendable {
     }
 
     public func train(_ data: Dataset, evaluation: Dataset? = nil, report: @escaping @Sendable (Event) -> Void = { _ in }) async throws -> Report {
+        try await onTransportThread { try await self.run(data, evaluation: evaluation, report: report) }
+    }
+
+    /// Runs `body` on the thread that drives the servers' transfers (see `CurlTransport.executor`),
+    /// so that sending a request and reading its answer never wait for another thread to wake.
+    private func onTransportThread<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        let transport = servers[0].transport
+        let shared = servers.allSatisfy { $0.transport === transport }
+        return try await withTaskExecutorPreference(shared ? transport.executor : nil) { try await body() }
+    }
+
+    private func run(_ data: Dataset, evaluation: Dataset?, report: @escaping @Sendable (Event) -> Void) async throws -> Report {
         guard options.batchSize >= 1, options.epochs >= 1, options.parallel >= 1 else {
             throw TrainingError.invalidOption("batch, epochs and parallel must each be at least 1")
         }
