@@ -101,25 +101,29 @@ public struct GradClient: Sendable {
     }
 
     /// The same, written straight from the flat storage of `gradients`; returns the new version
-    /// and the digest of the state it made.
-    public func apply(_ gradients: TensorSet, baseVersion: Int?, format: TensorFormat = .numbers) async throws -> VersionResponse {
+    /// and the digest of the state it made. With `ifVersion` the step lands only on that version
+    /// (needed when `baseVersion` is stale: a retry is then told apart from a step that landed).
+    public func apply(_ gradients: TensorSet, baseVersion: Int?, ifVersion: Int? = nil, format: TensorFormat = .numbers) async throws -> VersionResponse {
         var writer = JSONWriter()
         writer.object { w in
             w.key("gradients")
             w.tensors(layout: gradients.layout, storage: gradients.storage[...], format: format)
             if let baseVersion { w.key("version"); w.number(baseVersion) }
+            if let ifVersion { w.key("if_version"); w.number(ifVersion) }
         }
-        return try await apply(body: writer.bytes, baseVersion: baseVersion)
+        return try await apply(body: writer.bytes, baseVersion: baseVersion, ifVersion: ifVersion)
     }
 
-    private func apply(body: [UInt8], baseVersion: Int?) async throws -> VersionResponse {
-        let (result, attempts) = try await exchange("POST", "/apply", body: body, retry: baseVersion != nil)
-        if attempts > 1, result.status == 409, let baseVersion,
-           (try? JSONReader.read(result.body) { try ErrorResponse(reading: &$0) })?.currentVersion == baseVersion + 1 {
+    private func apply(body: [UInt8], baseVersion: Int?, ifVersion: Int? = nil) async throws -> VersionResponse {
+        // Retried only when the server can tell a repeat: by the version the step must land on.
+        let before = ifVersion ?? baseVersion
+        let (result, attempts) = try await exchange("POST", "/apply", body: body, retry: before != nil)
+        if attempts > 1, result.status == 409, let before,
+           (try? JSONReader.read(result.body) { try ErrorResponse(reading: &$0) })?.currentVersion == before + 1 {
             // An earlier attempt landed and its answer was lost on the way back: the state it
             // made is the current one, unless another write followed.
             let health = try await health()
-            return VersionResponse(version: baseVersion + 1, digest: health.version == baseVersion + 1 ? health.digest : "")
+            return VersionResponse(version: before + 1, digest: health.version == before + 1 ? health.digest : "")
         }
         return try decode(result, url: baseURL + "/apply") { try VersionResponse(reading: &$0) }
     }

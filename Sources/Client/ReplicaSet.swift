@@ -122,11 +122,12 @@ final class ReplicaSet {
     /// Applies `mean` at `baseVersion` on every live replica and returns the new version, with the
     /// learning rate the trusted replica reports it used (nil when its answer was lost). A step
     /// that no replica acknowledged is settled with the first replica that comes back: it either
-    /// holds the step (its version is base + 1) or gets the step again.
+    /// holds the step (its version is one past the last acknowledged) or gets the step again.
     func apply(_ mean: TensorSet, baseVersion: Int, format: TensorFormat) async throws -> (version: Int, learningRate: Float?) {
         // A step with no parts to compute: the same acknowledgement, recovery and settling.
+        let current = version
         let (version, learningRate, _) = try await step(mean, baseVersion: baseVersion, parts: [] as [Int], { client, _ in
-            (try await client.apply(mean, baseVersion: baseVersion, format: format), [Int]())
+            (try await client.apply(mean, baseVersion: baseVersion, ifVersion: current, format: format), [Int]())
         }, recompute: { _, part in part }, version: { $0 })
         return (version, learningRate)
     }
@@ -143,6 +144,8 @@ final class ReplicaSet {
         recompute: @escaping @Sendable (GradClient, Part) async throws -> T, version answerVersion: @escaping (T) -> Int
     ) async throws -> (version: Int, learningRate: Float?, answers: [T]) {
         while true {
+            // The version the step makes: one past the last acknowledged (base + 1 unless the base is stale).
+            let expected = version + 1
             let live = try await liveReplicasOrWait()
             let assigned = Dictionary(grouping: parts.indices) { live[$0 % live.count] }
             let outcomes = await fanOut(live.map { (part: $0, replica: $0) }) { client, replica in
@@ -167,7 +170,7 @@ final class ReplicaSet {
             var learningRate: Float?
             if acknowledged.isEmpty {
                 // Nobody answered: the step may have landed on a replica that then went away.
-                guard try await recover(acceptingUpTo: baseVersion + 1) == baseVersion + 1 else { continue }
+                guard try await recover(acceptingUpTo: expected) == expected else { continue }
                 answers = answers.map { _ in nil }
             } else {
                 let trusted = try await settle(acknowledged)

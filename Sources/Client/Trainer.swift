@@ -39,6 +39,11 @@ public final class Trainer: Sendable {
         /// One round trip per replica and step (`/step`: the apply and the next batch's gradients
         /// together) instead of two (`/apply`, then `/gradients`). The result is the same, bit for bit.
         public var oneRoundTrip = true
+        /// Stale-synchronous training: up to this many steps may land between the version a batch's
+        /// gradients are computed at and the step that applies them, so the gradients of the next
+        /// `maxStaleness` batches are computed while earlier steps land. 0 is synchronous, exactly.
+        /// The servers must accept as much (`gradserve --max-staleness`).
+        public var maxStaleness = 0
 
         public init() {}
     }
@@ -160,17 +165,22 @@ public final class Trainer: Sendable {
     /// Runs `body` on the thread that drives the servers' transfers (see `CurlTransport.executor`),
     /// so that sending a request and reading its answer never wait for another thread to wake.
     private func onTransportThread<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        let transport = servers[0].transport
-        let shared = servers.allSatisfy { $0.transport === transport }
-        return try await withTaskExecutorPreference(shared ? transport.executor : nil) { try await body() }
+        try await withTaskExecutorPreference(onTransport ? servers[0].transport.executor : nil) { try await body() }
     }
 
+    /// Whether every server is reached through one transport, whose thread can then run the trainer.
+    private var onTransport: Bool { servers.allSatisfy { $0.transport === servers[0].transport } }
+
     private func run(_ data: Dataset, evaluation: Dataset?, report: @escaping @Sendable (Event) -> Void) async throws -> Report {
-        guard options.batchSize >= 1, options.epochs >= 1, options.parallel >= 1 else {
-            throw TrainingError.invalidOption("batch, epochs and parallel must each be at least 1")
+        guard options.batchSize >= 1, options.epochs >= 1, options.parallel >= 1, options.maxStaleness >= 0 else {
+            throw TrainingError.invalidOption("batch, epochs and parallel must each be at least 1, and max staleness 0 or more")
         }
         let replicas = try ReplicaSet(servers, probeInterval: options.probeInterval, waitForServers: options.waitForServers, report: report)
         let model = try await replicas.start()
+        guard model.maxStaleness >= options.maxStaleness else {
+            throw TrainingError.invalidOption("max staleness \(options.maxStaleness): the servers accept gradients at most \(model.maxStaleness) "
+                + "step(s) old; start them with gradserve --max-staleness \(options.maxStaleness) or more")
+        }
         try check(data, against: model)
         if let evaluation { try check(evaluation, against: model) }
         var position = try resumePosition(at: replicas.version)
@@ -202,17 +212,37 @@ public final class Trainer: Sendable {
             }
             // The next batch and, with one round trip per step, its gradients, computed by the step before.
             var upcoming: (batch: [EncodedSample], gradients: (sum: [Double], losses: [Double])?)?
+            // With staleness K: the batches whose gradients are asked for ahead, by index in `remaining`.
+            var ahead: [Int: Prefetch] = [:], launched = 0
+            defer { for prefetch in ahead.values { prefetch.cancel() } }
+            /// Asks for the gradients of the batches up to `index + K` that are not asked for yet. At the
+            /// current version v, a batch up to K steps ahead is applied at a version at most v + K.
+            func launch(through index: Int) {
+                guard options.maxStaleness > 0 else { return }
+                while launched < remaining.count, launched <= index + options.maxStaleness {
+                    ahead[launched] = prefetch(draw(remaining[launched]), version: position.version, layout: model.layout,
+                                               clipNorm: privacy?.clipNorm, on: replicas)
+                    launched += 1
+                }
+            }
+            launch(through: 0)
             for (index, batchStart) in remaining.enumerated() {
                 if let privacy, let maxEpsilon = privacy.maxEpsilon, let next = epsilon((position.privateSteps ?? 0) + 1), next > maxEpsilon {
                     privacyStop = String(format: "stopped before step %d: it would spend ε = %.4f, above the largest allowed, %.4f (δ = %g)",
                                          position.step + 1, next, maxEpsilon, privacy.delta)
                     break training
                 }
-                let batch = upcoming?.batch ?? draw(batchStart)
-                let gradients: (sum: [Double], losses: [Double])
-                if let ready = upcoming?.gradients {
+                let batch: [EncodedSample], gradients: (sum: [Double], losses: [Double])
+                // The version the gradients were computed at: the step's base.
+                var base = position.version
+                if let fetched = ahead.removeValue(forKey: index) {
+                    batch = fetched.batch
+                    (gradients, base) = try await collect(fetched, layout: model.layout, clipNorm: privacy?.clipNorm, on: replicas)
+                } else if let ready = upcoming?.gradients {
+                    batch = upcoming!.batch
                     gradients = ready
                 } else {
+                    batch = upcoming?.batch ?? draw(batchStart)
                     gradients = try await gradientSums(of: batch, version: position.version, layout: model.layout,
                                                        clipNorm: privacy?.clipNorm, on: replicas)
                 }
@@ -228,8 +258,10 @@ public final class Trainer: Sendable {
                 position.pendingLossSum = losses.reduce(0, +)
                 report(.position(position))
                 let version: Int, learningRate: Float?
-                let following = index + 1 < remaining.count ? draw(remaining[index + 1]) : nil
-                if options.oneRoundTrip, let following, !following.isEmpty {
+                let following = index + 1 < remaining.count && options.maxStaleness == 0 ? draw(remaining[index + 1]) : nil
+                if options.maxStaleness > 0 {
+                    (version, learningRate) = try await replicas.apply(mean, baseVersion: base, format: options.tensorFormat)
+                } else if options.oneRoundTrip, let following, !following.isEmpty {
                     let next = try await step(mean, baseVersion: position.version, next: following, layout: model.layout,
                                               clipNorm: privacy?.clipNorm, on: replicas)
                     (version, learningRate) = (next.version, next.learningRate)
@@ -240,8 +272,9 @@ public final class Trainer: Sendable {
                 }
                 position.advance(to: version)
                 report(.position(position))
+                launch(through: index + 1)
                 try await replicas.probeDropped()
-                report(.step(Step(epoch: epoch, step: position.step, version: version - 1,
+                report(.step(Step(epoch: epoch, step: position.step, version: base,
                                   // A private step's batch may be empty (noise only): its loss is NaN.
                                   loss: losses.reduce(0, +) / Double(losses.count),
                                   learningRate: learningRate, epsilon: epsilon(position.privateSteps ?? 0),
@@ -411,6 +444,56 @@ public final class Trainer: Sendable {
             try await server.gradientSum(part, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
         }
         return combine(answers, layout: layout)
+    }
+
+    /// A batch's gradients asked for ahead of its step (stale-synchronous training): one task per
+    /// part, sent straight to a live server; the answers are checked when the step needs them.
+    struct Prefetch {
+        var batch: [EncodedSample]
+        /// The version when they were asked for: no answer may be older.
+        var version: Int
+        var parts: [[EncodedSample]]
+        var tasks: [Task<GradientPartialSum, any Error>]
+
+        func cancel() { tasks.forEach { $0.cancel() } }
+    }
+
+    private func prefetch(_ batch: [EncodedSample], version: Int, layout: ParameterLayout, clipNorm: Float?, on replicas: ReplicaSet) -> Prefetch {
+        let parts = split(batch, into: partCount)
+        let live = replicas.liveIndices.map { replicas.replicas[$0].client }
+        let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
+        let executor = onTransport ? servers[0].transport.executor : nil
+        let tasks: [Task<GradientPartialSum, any Error>] = live.isEmpty ? [] : parts.enumerated().map { i, part in
+            let client = live[i % live.count]
+            return Task(executorPreference: executor) {
+                try await client.gradientSum(part, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
+            }
+        }
+        return Prefetch(batch: batch, version: version, parts: parts, tasks: tasks)
+    }
+
+    /// The sums of a prefetched batch and the oldest version they were computed at. A part whose
+    /// request failed, or whose answer is older than when it was asked for or newer than the
+    /// replicas' version, is computed again now through the replica set (which handles failures).
+    private func collect(_ prefetch: Prefetch, layout: ParameterLayout, clipNorm: Float?,
+                         on replicas: ReplicaSet) async throws -> (gradients: (sum: [Double], losses: [Double]), version: Int) {
+        guard !prefetch.batch.isEmpty else { return (([Double](repeating: 0, count: layout.count), []), replicas.version) }
+        var answers = [GradientPartialSum?](repeating: nil, count: prefetch.parts.count)
+        for (i, task) in prefetch.tasks.enumerated() {
+            if let answer = try? await task.value, answer.version >= prefetch.version, answer.version <= replicas.version { answers[i] = answer }
+        }
+        let missing = answers.indices.filter { answers[$0] == nil }
+        if !missing.isEmpty {
+            let version = replicas.version, reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
+            let again = try await replicas.run(missing.map { prefetch.parts[$0] }, check: { (answer: GradientPartialSum) in
+                answer.version == version ? nil : "computed gradients at version \(answer.version), expected \(version)"
+            }) { server, part in
+                try await server.gradientSum(part, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
+            }
+            for (k, i) in missing.enumerated() { answers[i] = again[k] }
+        }
+        let complete = answers.map { $0! }
+        return (combine(complete, layout: layout), complete.map(\.version).min()!)
     }
 
     /// `items` in up to `count` contiguous parts of near-equal size.

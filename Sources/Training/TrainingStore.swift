@@ -57,15 +57,18 @@ public final class TrainingStore: Sendable {
     public enum WriteError: Error, Equatable {
         /// The client's base version is too old (or from the future); `current` is the version now.
         case versionConflict(base: Int, current: Int, maxStaleness: Int)
+        /// The write asked for the current version to be `expected` (`if_version`), and it is `current`.
+        case notAtVersion(expected: Int, current: Int)
         case invalid(ModelError)
         /// The state could not be saved, so the write was undone.
         case notPersisted(String)
     }
 
     /// One optimizer step with a posted gradient. With `baseVersion`, accepted only if the
-    /// current version is at most `maxStaleness` steps ahead of it. Returns the new snapshot and
-    /// the learning rate the step used.
-    public func apply(_ tensors: [String: Tensor], baseVersion: Int?) throws(WriteError) -> (snapshot: Snapshot, learningRate: Float) {
+    /// current version is at most `maxStaleness` steps ahead of it; with `ifVersion`, only if the
+    /// current version is exactly that (so that a retried stale step cannot land twice). Returns
+    /// the new snapshot and the learning rate the step used.
+    public func apply(_ tensors: [String: Tensor], baseVersion: Int?, ifVersion: Int? = nil) throws(WriteError) -> (snapshot: Snapshot, learningRate: Float) {
         let update: GradientUpdate
         do { update = try GradientUpdate(layout: network.layout, tensors: tensors) } catch { throw .invalid(error) }
         var learningRate: Float = 0
@@ -74,6 +77,9 @@ public final class TrainingStore: Sendable {
                 guard baseVersion <= snapshot.version, snapshot.version - baseVersion <= maxStaleness else {
                     throw .versionConflict(base: baseVersion, current: snapshot.version, maxStaleness: maxStaleness)
                 }
+            }
+            if let ifVersion, ifVersion != snapshot.version {
+                throw .notAtVersion(expected: ifVersion, current: snapshot.version)
             }
             var parameters = snapshot.parameters
             learningRate = optimizer.learningRate(afterSteps: optimizerState.step)

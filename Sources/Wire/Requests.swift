@@ -85,31 +85,36 @@ public struct GradientsRequest: Sendable {
     }
 }
 
-/// `POST /apply` (`gradients`) and `PUT /params` (`parameters`): named tensors and an optional base version.
+/// `POST /apply` (`gradients`) and `PUT /params` (`parameters`): named tensors and an optional base
+/// version; for `/apply`, also `if_version`, the version the server must be at for the step to land.
 public struct TensorsRequest: Sendable {
     public var tensors: [String: Tensor]
     public var version: Int?
+    public var ifVersion: Int?
 
-    public init(tensors: [String: Tensor], version: Int?) {
+    public init(tensors: [String: Tensor], version: Int?, ifVersion: Int? = nil) {
         self.tensors = tensors
         self.version = version
+        self.ifVersion = ifVersion
     }
 
     /// `field` is "gradients" or "parameters".
     public init(reading reader: inout JSONReader, field: String) throws {
         var tensors: [String: Tensor]?
-        var version: Int?
+        var version: Int?, ifVersion: Int?
         try reader.readObject { reader, key in
             switch key {
             case field:
                 tensors = try reader.readTensorMap()
             case "version":
                 if try !reader.readNullIfPresent() { version = try reader.readInt(in: 0...Int.max) }
+            case "if_version" where field == "gradients":
+                ifVersion = try reader.readIfVersion()
             default: try reader.skipValue()
             }
         }
         guard let tensors else { throw reader.invalid("missing field \(field) (an object of named tensors)") }
-        self.init(tensors: tensors, version: version)
+        self.init(tensors: tensors, version: version, ifVersion: ifVersion)
     }
 
     public func encode(to writer: inout JSONWriter, field: String, format: TensorFormat = .numbers) {
@@ -122,8 +127,14 @@ public struct TensorsRequest: Sendable {
                 }
             }
             if let version { w.key("version"); w.number(version) }
+            if let ifVersion { w.key("if_version"); w.number(ifVersion) }
         }
     }
+}
+
+extension JSONReader {
+    /// `if_version`: a version, 0 or more.
+    mutating func readIfVersion() throws -> Int { try readInt(in: 0...Int.max) }
 }
 
 extension JSONReader {
@@ -152,19 +163,22 @@ extension JSONReader {
 public struct StepRequest: Sendable {
     public var gradients: [String: Tensor]?
     public var version: Int?
+    /// The version the server must be at for `gradients` to be applied (see `/apply`).
+    public var ifVersion: Int?
     public var parts: [[Sample]]
     public var reduce: Reduction
     public var tensorFormat: TensorFormat
     public var perSampleClipNorm: Float?
 
     public init(reading reader: inout JSONReader, sampleLimit: Int) throws {
-        var gradients: [String: Tensor]?, version: Int?, parts: [[Sample]]?
+        var gradients: [String: Tensor]?, version: Int?, ifVersion: Int?, parts: [[Sample]]?
         var options = GradientsRequest(samples: [])
         var total = 0
         try reader.readObject { reader, key in
             switch key {
             case "gradients": gradients = try reader.readTensorMap()
             case "version": version = try reader.readInt(in: 0...Int.max)
+            case "if_version": ifVersion = try reader.readIfVersion()
             case "parts":
                 var list: [[Sample]] = []
                 try reader.readArray { reader, _ in
@@ -185,6 +199,7 @@ public struct StepRequest: Sendable {
         }
         self.gradients = gradients
         self.version = version
+        self.ifVersion = ifVersion
         self.parts = parts
         reduce = options.reduce
         tensorFormat = options.tensorFormat
@@ -194,13 +209,13 @@ public struct StepRequest: Sendable {
 
 extension JSONWriter {
     /// The body of a `/step` request, the gradients written straight from their flat storage.
-    public mutating func stepRequest(gradients: TensorSet?, version: Int?, parts: [[Sample]], reduce: Reduction,
+    public mutating func stepRequest(gradients: TensorSet?, version: Int?, ifVersion: Int? = nil, parts: [[Sample]], reduce: Reduction,
                                      format: TensorFormat, perSampleClipNorm: Float?) {
-        stepRequest(gradients: gradients, version: version, parts: parts.map { $0.map(EncodedSample.init) }, reduce: reduce,
-                    format: format, perSampleClipNorm: perSampleClipNorm)
+        stepRequest(gradients: gradients, version: version, ifVersion: ifVersion, parts: parts.map { $0.map(EncodedSample.init) },
+                    reduce: reduce, format: format, perSampleClipNorm: perSampleClipNorm)
     }
 
-    public mutating func stepRequest(gradients: TensorSet?, version: Int?, parts: [[EncodedSample]], reduce: Reduction,
+    public mutating func stepRequest(gradients: TensorSet?, version: Int?, ifVersion: Int? = nil, parts: [[EncodedSample]], reduce: Reduction,
                                      format: TensorFormat, perSampleClipNorm: Float?) {
         object { w in
             if let gradients {
@@ -208,6 +223,7 @@ extension JSONWriter {
                 w.tensors(layout: gradients.layout, storage: gradients.storage[...], format: format)
             }
             if let version { w.key("version"); w.number(version) }
+            if let ifVersion { w.key("if_version"); w.number(ifVersion) }
             w.key("parts")
             w.array { w in
                 for part in parts { w.samples(part) }

@@ -66,6 +66,10 @@ struct Train: AsyncParsableCommand {
     var tensorFormat: TensorFormat = .b64
     @Flag(help: "Two requests per server and step (/apply, then /gradients for the next batch) instead of one (/step): for servers without /step; the same result.")
     var twoRoundTrips = false
+    @Option(help: ArgumentHelp("Steps that may land between the version a batch's gradients are computed at and the step that applies them, "
+                               + "0 to 64 (0: synchronous, exactly). With K > 0 the gradients of the next K batches are computed while "
+                               + "earlier steps land; the servers must allow it (gradserve --max-staleness K or more).", valueName: "steps"))
+    var maxStaleness = 0
     @Flag(help: "At the end, put back the parameters of the epoch with the best evaluation: lowest MAE, or highest accuracy for classification (needs --eval).")
     var keepBest = false
     @Option(help: ArgumentHelp("Seconds allowed for one request (above 0); a server slower than this is dropped from the run.", valueName: "seconds"))
@@ -101,6 +105,7 @@ struct Train: AsyncParsableCommand {
         if keepBest, eval == nil { throw ValidationError("--keep-best needs --eval FILE") }
         guard probeInterval > 0, waitForServers >= 0 else { throw ValidationError("--probe-interval must be above 0 and --wait-for-servers at least 0") }
         guard batch >= 1, epochs >= 1, parallel >= 1 else { throw ValidationError("--batch, --epochs and --parallel must each be at least 1") }
+        guard (0...64).contains(maxStaleness) else { throw ValidationError("--max-staleness must be in 0...64, got \(maxStaleness)") }
         guard timeout > 0 else { throw ValidationError("--timeout must be above 0 seconds") }
         if let synthetic, synthetic < 1 { throw ValidationError("--synthetic must be at least 1") }
         guard targets >= 1 else { throw ValidationError("--targets must be at least 1") }
@@ -124,7 +129,8 @@ struct Train: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let transport = CurlTransport(maxConnections: max(parallel, servers.count))
+        // Each batch's parts, for the step in progress and the K computed ahead, and the applies.
+        let transport = CurlTransport(maxConnections: max(parallel, servers.count) * (maxStaleness + 1) + servers.count)
         let serverOptions = try ServerOptions.parse(["--timeout", String(timeout)] + (tokenFile.map { ["--token-file", $0] } ?? []))
         let clients = try servers.map { try serverOptions.makeClient($0, transport: transport) }
         let training: Dataset
@@ -144,6 +150,7 @@ struct Train: AsyncParsableCommand {
         options.parallel = parallel
         options.reduceSum = !perSample
         options.oneRoundTrip = !twoRoundTrips
+        options.maxStaleness = maxStaleness
         options.tensorFormat = tensorFormat
         options.keepBest = keepBest
         options.probeInterval = .milliseconds(Int64(probeInterval * 1000))
@@ -180,7 +187,8 @@ struct Train: AsyncParsableCommand {
         let trainer = Trainer(servers: clients, options: options)
 
         print("training on \(training.samples.count) samples from \(training.source) with \(servers.count) server(s): "
-              + "batch \(batch), \(epochs) epoch(s), \(parallel) request(s) in flight")
+              + "batch \(batch), \(epochs) epoch(s), \(parallel) request(s) in flight"
+              + (maxStaleness > 0 ? ", gradients computed up to \(maxStaleness) step(s) ahead" : ""))
         let progress = Progress(history: try history.map { try HistoryFile(path: $0, privacy: dpClip != nil) })
         let curves = try tensorboard.map { directory in
             do { return TensorBoardLog(writer: try SummaryWriter(directory: directory)) } catch { throw ValidationError("--tensorboard: \(error)") }
@@ -222,7 +230,7 @@ extension Train {
     func recordedConfiguration() throws -> [String: String] {
         var configuration = [
             "batch": String(batch), "epochs": String(epochs), "shuffle-seed": String(shuffleSeed), "shuffle": String(!noShuffle),
-            "parallel": String(parallel),
+            "parallel": String(parallel), "max-staleness": String(maxStaleness),
             "reduce-sum": String(!perSample), "tensor-format": tensorFormat.rawValue, "keep-best": String(keepBest),
             "servers": String(servers.count), "eval": eval ?? "", "targets": String(targets),
         ]

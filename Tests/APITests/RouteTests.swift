@@ -118,6 +118,37 @@ import Wire
         #expect(refused.error?.message == "version 0 is 3 step(s) behind the current version 3; at most 2 accepted")
     }
 
+    /// `if_version` makes a stale step land on the one version it names: a retry of a step that
+    /// landed is refused however stale its base may be. A refused step changes nothing.
+    @Test func ifVersionLandsAStaleStepOnlyOnTheVersionItNames() throws {
+        let app = try InProcessApp { $0.maxStaleness = 2 }
+        func step(_ ifVersion: String) -> String {
+            #"{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}}, "version": 0, "if_version": \#(ifVersion)}"#
+        }
+        #expect(app("POST", "/apply", step("0")).text.hasPrefix(#"{"version":1,"digest":"#))
+        let before = app("GET", "/checkpoint").text
+        for (ifVersion, status, message) in [
+            ("0", 409, "if_version: expected the current version to be 0, it is 1"),
+            ("2", 409, "if_version: expected the current version to be 2, it is 1"),
+            ("-1", 400, "if_version"),
+            ("\"1\"", 400, "if_version"),
+        ] {
+            let refused = app("POST", "/apply", step(ifVersion))
+            #expect(refused.status.code == status, "\(ifVersion)")
+            #expect(refused.error?.message.contains(message) == true, "\(refused.error?.message ?? "")")
+            if status == 409 { #expect(refused.error?.currentVersion == 1) }
+            #expect(app("GET", "/checkpoint").text == before)
+        }
+        // One and two steps stale, each on the version it names; three is past the server's bound.
+        #expect(app("POST", "/apply", step("1")).text.hasPrefix(#"{"version":2,"digest":"#))
+        #expect(app("POST", "/apply", step("2")).text.hasPrefix(#"{"version":3,"digest":"#))
+        #expect(app("POST", "/apply", step("3")).error?.message == "version 0 is 3 step(s) behind the current version 3; at most 2 accepted")
+        // /step follows the same rule, and a refused step computes nothing.
+        let refused = app("POST", "/step", #"{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}}, "version": 2, "if_version": 2, "parts": [[{"x": [1, 2, 3], "t": 1}]]}"#)
+        #expect(refused.error?.message == "if_version: expected the current version to be 2, it is 3")
+        #expect(app("POST", "/step", #"{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}}, "version": 2, "if_version": 3, "parts": [[{"x": [1, 2, 3], "t": 1}]]}"#).text.hasPrefix(#"{"version":4,"digest":"#))
+    }
+
     @Test func checkpointMovesTheWholeStateBetweenServers() throws {
         let adam = OptimizerConfiguration(kind: .adam, learningRate: 0.01)
         let first = try InProcessApp { $0.optimizer = adam }

@@ -81,6 +81,39 @@ import Wire
         #expect(try curl(["\(second.url)/model"]).body.contains(#""step":76"#))
     }
 
+    /// `--max-staleness K`: every step applies gradients computed at most K steps earlier (the
+    /// history's version column is each step's base), some steps are stale indeed, the loss falls,
+    /// and the replicas end identical. A K the servers do not accept is refused before any step.
+    @Test func staleSynchronousTrainingKeepsItsBound() throws {
+        let arguments = ["--layers", "3,8,8", "--optimizer", "adam", "--lr", "0.01", "--max-staleness", "3"]
+        let first = try ServerProcess(arguments), second = try ServerProcess(arguments)
+        let history = FileManager.default.temporaryDirectory.appendingPathComponent("history-\(UUID()).csv").path
+        defer { try? FileManager.default.removeItem(atPath: history) }
+        let result = try run(gradctl, ["train", "--server", first.url, "--server", second.url, "--synthetic", "2000", "--batch", "32",
+                                       "--epochs", "4", "--parallel", "2", "--max-staleness", "3", "--history", history])
+        #expect(result.status == 0, "\(result.stderr)")
+        let epochLosses = result.stdout.split(separator: "\n").filter { $0.contains(": mean loss ") }
+            .compactMap { Double($0.split(separator: " ")[4].dropLast()) }
+        #expect(epochLosses.count == 4)
+        #expect(epochLosses.last! < epochLosses.first! / 2, "\(epochLosses)")
+        let rows = try String(contentsOfFile: history, encoding: .utf8).split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+        #expect(rows.count == 4 * 63)
+        // Step s made version s; its gradients were computed at its base, s - 1 - lag.
+        let lags = rows.map { Int($0[0])! - 1 - Int($0[2])! }
+        #expect(lags.allSatisfy { (0...3).contains($0) }, "\(lags)")
+        #expect(lags.contains { $0 > 0 }, "some gradients were computed while earlier steps landed")
+        let states = try [first, second].map { try curl(["\($0.url)/health"]).body }
+        #expect(states[0].hasPrefix(#"{"status":"ok","version":252,"digest":"#))
+        #expect(states[0] == states[1])
+
+        let strict = try ServerProcess(["--layers", "3,3,3"])
+        let refused = try run(gradctl, ["train", "--server", strict.url, "--synthetic", "100", "--max-staleness", "2"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("max staleness 2: the servers accept gradients at most 0 step(s) old; start them with gradserve --max-staleness 2 or more"),
+                "\(refused.stderr)")
+        #expect(try curl(["\(strict.url)/health"]).body.hasPrefix(#"{"status":"ok","version":0,"#))
+    }
+
     /// With no server left, gradctl waits --wait-for-servers seconds for one to come back, then
     /// stops with an error naming every server and its last error.
     @Test func aRunWithNoServerLeftWaitsThenStopsNamingTheServer() throws {
@@ -147,6 +180,7 @@ import Wire
             (gradserve, ["--momentum", "1"], "momentum: expected a number in [0, 1), got 1.0"),
             (gradserve, ["--lr-schedule", "cosine", "--lr-final-factor", "1.5"], "lr-final-factor: expected a number in [0, 1], got 1.5"),
             (gradserve, ["--max-staleness=-1"], "max-staleness: expected 0 or more, got -1"),
+            (gradctl, ["train", "--synthetic", "10", "--max-staleness", "65"], "--max-staleness must be in 0...64, got 65"),
         ]
         for (binary, arguments, message) in cases {
             let result = try run(binary, arguments)

@@ -7,7 +7,7 @@ struct ApplyEndpoint: Endpoint {
 
     func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
         let body = try request.decodeJSON { try TensorsRequest(reading: &$0, field: "gradients") }
-        let (snapshot, learningRate) = try api.store.apply(body.tensors, baseVersion: body.version)
+        let (snapshot, learningRate) = try api.store.apply(body.tensors, baseVersion: body.version, ifVersion: body.ifVersion)
         api.metrics.applies.increment()
         api.metrics.version.set(Int64(snapshot.version))
         var writer = JSONWriter()

@@ -24,7 +24,7 @@ struct StepEndpoint: Endpoint {
         try work.checkAnswerSize(samples: total, in: api)
         var writer = JSONWriter(capacity: work.capacity(samples: total, in: api))
         let snapshot = try body.gradients.map { gradients in
-            let (snapshot, learningRate) = try api.store.apply(gradients, baseVersion: body.version)
+            let (snapshot, learningRate) = try api.store.apply(gradients, baseVersion: body.version, ifVersion: body.ifVersion)
             api.metrics.applies.increment()
             api.metrics.version.set(Int64(snapshot.version))
             return (snapshot, learningRate as Float?)

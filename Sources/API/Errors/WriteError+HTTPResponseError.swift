@@ -7,7 +7,7 @@ extension TrainingStore.WriteError: HTTPResponseError {
         switch self {
         case .invalid(let error): error.status
         case .notPersisted: .serviceUnavailable
-        case .versionConflict: .conflict
+        case .versionConflict, .notAtVersion: .conflict
         }
     }
 
@@ -15,7 +15,7 @@ extension TrainingStore.WriteError: HTTPResponseError {
         switch self {
         case .invalid(let error): error.code
         case .notPersisted: "state_not_persisted"
-        case .versionConflict: "version_conflict"
+        case .versionConflict, .notAtVersion: "version_conflict"
         }
     }
 
@@ -29,11 +29,15 @@ extension TrainingStore.WriteError: HTTPResponseError {
             return base > current
                 ? "version \(base) is ahead of the current version \(current)"
                 : "version \(base) is \(current - base) step(s) behind the current version \(current); at most \(maxStaleness) accepted"
+        case .notAtVersion(let expected, let current):
+            return "if_version: expected the current version to be \(expected), it is \(current)"
         }
     }
 
     public var currentVersion: Int? {
-        if case .versionConflict(_, let current, _) = self { return current }
-        return nil
+        switch self {
+        case .versionConflict(_, let current, _), .notAtVersion(_, let current): current
+        default: nil
+        }
     }
 }
