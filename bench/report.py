@@ -100,7 +100,8 @@ def main(path):
     w("\n## 4. End-to-end training: 20,000 synthetic samples at 3,3,3, one epoch\n")
     w("Remote: `gradctl train` against real servers on loopback (each batch split into `parallel` parts, "
       "averaged on the client; default: partial sums, the compact form and one /step per server and step; two-round-trips: "
-      "/apply then /gradients; per-sample: the defaults before, every sample's gradient as JSON numbers and two round trips). In-process: the same loop in Swift with no HTTP (`gradbench inprocess`), at the same batch size.\n")
+      "/apply then /gradients; per-sample: the defaults before, every sample's gradient as JSON numbers and two round trips; "
+      "staleness K: `--max-staleness K`, the gradients of the next K batches computed while earlier steps land). In-process: the same loop in Swift with no HTTP (`gradbench inprocess`), at the same batch size.\n")
     inproc = {r["batch"]: r["samples_per_s"] for r in by("inprocess")}
     w("| loop | batch | samples/s | of in-process at that batch |")
     w("|---|---:|---:|---:|")
@@ -111,6 +112,15 @@ def main(path):
         w(f"| gradctl train, {r['servers']} server(s), {r['mode']}, parallel {r['parallel']} | {r['batch']} | {f(r['samples_per_s'])} | {r['samples_per_s'] / base:.0%} |")
     for r in by("train_graph"):
         w(f"\nGraph model on the molecules over HTTP (`gradctl train` with its defaults, one server, one epoch of 3,500): {f(r['samples_per_s'])} samples/s.")
+    cluster = sorted(by("cluster"), key=lambda r: r["hosts"])
+    if cluster:
+        w(f"\n### Over hosts: the graph model on the molecules, {cluster[0]['epochs']} epochs, one gradctl with its defaults\n")
+        w("Each host is a network namespace (198.18.0.0/24, linked by a bridge in a namespace of its own) whose gradserve is held "
+          "to a quarter of a core by a cgroup; the client host is not limited (bench/cluster.sh).\n")
+        w("| hosts | samples/s | speed-up over 1 host |")
+        w("|---:|---:|---:|")
+        for r in cluster:
+            w(f"| {r['hosts']} | {f(r['samples_per_s'])} | {r['samples_per_s'] / cluster[0]['samples_per_s']:.2f}x |")
 
     remote = by("remote")
     big = [r for r in remote if r["layers"] == "256,256,256" and r["samples"] == 32]

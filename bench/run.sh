@@ -90,8 +90,8 @@ note "4. end-to-end training"
 for batch in 32 512; do
     "$bin/gradbench" inprocess --layers 3,3,3 --synthetic 20000 --batch "$batch" | sed "s/}$/, \"batch\": $batch}/" | record
 done
-start_server --layers 3,3,3; one=$url; one_pid=$pid
-start_server --layers 3,3,3; two=$url; two_pid=$pid
+start_server --layers 3,3,3 --max-staleness 4; one=$url; one_pid=$pid
+start_server --layers 3,3,3 --max-staleness 4; two=$url; two_pid=$pid
 # The samples/s figure of gradctl's epoch line ("epoch 1: mean loss 0.24, 28212 samples/s, version 625").
 samples_per_s() { awk '/: mean loss/ { for (i = 2; i <= NF; i++) if ($i == "samples/s,") print $(i - 1) }'; }
 train() {  # servers batch parallel mode, then the server URLs
@@ -101,6 +101,7 @@ train() {  # servers batch parallel mode, then the server URLs
     case "$mode" in
         per-sample) flag="--per-sample --tensor-format numbers --two-round-trips" ;;  # the defaults before
         two-round-trips) flag=--two-round-trips ;;
+        staleness-*) flag="--max-staleness ${mode#staleness-}" ;;
     esac
     local rate
     rate=$("$bin/gradctl" train "$@" --synthetic 20000 --batch "$batch" --epochs 1 --parallel "$parallel" $flag | samples_per_s)
@@ -111,6 +112,8 @@ for mode in per-sample two-round-trips default; do
     train 2 32 4 "$mode" --server "$one" --server "$two"
 done
 train 1 32 1 default --server "$one"
+train 1 32 1 staleness-4 --server "$one"
+train 2 32 2 staleness-4 --server "$one" --server "$two"
 train 1 512 2 default --server "$one"
 train 2 512 2 default --server "$one" --server "$two"
 stop_server "$one_pid"; stop_server "$two_pid"
@@ -119,6 +122,11 @@ if [ -f "$molecules/train.jsonl" ]; then
     rate=$("$bin/gradctl" train --server "$url" --data "$molecules/train.jsonl" --epochs 1 | samples_per_s)
     echo "{\"bench\": \"train_graph\", \"samples_per_s\": $rate}" | record
     stop_server "$pid"
+fi
+
+if [ -f "$molecules/train.jsonl" ] && [ "$(id -u)" = 0 ]; then
+    note "4b. the graph model over 1, 2 and 4 test hosts, a quarter core each"
+    bench/cluster.sh "$molecules" 2 | record
 fi
 
 note "5 and 6. large models and scaling: per request over HTTP"
