@@ -105,10 +105,11 @@ tsan: deps venv
 asan: deps venv
 	LSAN_OPTIONS=suppressions=$(CURDIR)/scripts/lsan-suppressions.txt swift test --scratch-path .build-asan --sanitize=address
 
-# Every benchmark, with nginx, wrk, NumPy and orjson as peers in the same run; writes BENCHMARKS.md.
+# Every benchmark, with nginx, wrk, NumPy, orjson, JAX and TensorFlow as peers in the same run; writes BENCHMARKS.md.
 bench: release molecules
 	@for p in nginx wrk; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	[ -x .venv-bench/bin/python ] || python3 -m venv .venv-bench
-	.venv-bench/bin/python -c 'import numpy, orjson, jax' 2>/dev/null || .venv-bench/bin/pip install -q --disable-pip-version-check numpy orjson jax==0.10.2
+	.venv-bench/bin/python -c 'import numpy, orjson, jax, tensorflow' 2>/dev/null || \
+		.venv-bench/bin/pip install -q --disable-pip-version-check numpy orjson jax==0.10.2 tensorflow-cpu==2.21.0
 	MOLECULES=$(MOLECULES) bench/run.sh

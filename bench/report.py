@@ -112,6 +112,21 @@ def main(path):
         w(f"| gradctl train, {r['servers']} server(s), {r['mode']}, parallel {r['parallel']} | {r['batch']} | {f(r['samples_per_s'])} | {r['samples_per_s'] / base:.0%} |")
     for r in by("train_graph"):
         w(f"\nGraph model on the molecules over HTTP (`gradctl train` with its defaults, one server, one epoch of 3,500): {f(r['samples_per_s'])} samples/s.")
+    ours, tf = by("graph_time"), by("tf_graph")
+    if ours and tf:
+        ours, tf = ours[0], tf[0]
+        w(f"\n### Time to accuracy: the molecules' graph model, {ours['epochs']} epochs, against TensorFlow {tf['tensorflow']} in process\n")
+        w("gradserve: `make train-molecules`' run (one server, `gradctl train` with its defaults, one validation pass per epoch), "
+          "timed by the wall times of its TensorBoard events. TensorFlow: the same network, loss, Adam, cosine schedule, batch, "
+          f"epochs and validation passes, batched over the disjoint union of each batch's graphs, one `tf.function` step, "
+          f"{tf['threads'] or 'default'} thread(s) (bench/tf_gcn.py).\n")
+        w("| | seconds | " + " | ".join(f"seconds to MAE ≤ {t}" for t in ours["seconds_to_mae"]) + " | best MAE |")
+        w("|---|---:|" + "---:|" * len(ours["seconds_to_mae"]) + "---:|")
+        for name, r in [("gradserve over HTTP", ours), ("TensorFlow in process", tf)]:
+            cells = " | ".join("not reached" if v is None else f"{v:.1f}" for v in r["seconds_to_mae"].values())
+            w(f"| {name} | {r['seconds']:.1f} | {cells} | {r['best_mae']:.4f} |")
+        ratios = [f"{o / t:.2f}x at MAE ≤ {k}" for (k, o), t in zip(ours["seconds_to_mae"].items(), tf["seconds_to_mae"].values()) if o and t]
+        w(f"\ngradserve's time over TensorFlow's: {ours['seconds'] / tf['seconds']:.2f}x for the whole run" + (", " + ", ".join(ratios) if ratios else "") + ".")
     cluster = sorted(by("cluster"), key=lambda r: r["hosts"])
     if cluster:
         w(f"\n### Over hosts: the graph model on the molecules, {cluster[0]['epochs']} epochs, one gradctl with its defaults\n")

@@ -129,6 +129,22 @@ if [ -f "$molecules/train.jsonl" ] && [ "$(id -u)" = 0 ]; then
     bench/cluster.sh "$molecules" 2 | record
 fi
 
+if [ -f "$molecules/train.jsonl" ]; then
+    note "4c. time to accuracy: make train-molecules' run against TensorFlow in process (about 4 minutes)"
+    epochs=${GRAPH_EPOCHS:-200}
+    steps=$(( ( $(wc -l <"$molecules/train.jsonl") + 31 ) / 32 * epochs ))
+    start_server --model gcn --features 23 --hidden 64,64 --readout sum --seed 1 \
+        --optimizer adam --lr 0.003 --lr-schedule cosine --lr-decay-steps "$steps" --lr-final-factor 0.01
+    # gradctl's defaults, timed by the wall times of its own TensorBoard events.
+    "$bin/gradctl" train --server "$url" --data "$molecules/train.jsonl" --eval "$molecules/valid.jsonl" \
+        --epochs "$epochs" --batch 32 --shuffle-seed 1 --tensorboard "$work/tensorboard" >/dev/null
+    stop_server "$pid"
+    targets="0.03 0.025 0.02"
+    "$py" bench/tf_gcn.py --events "$work/tensorboard" --target-mae $targets 2>/dev/null | record
+    # One thread each: TensorFlow's default (two here) ran these small ops slower (8.7 s against 6.3 s for 10 epochs).
+    "$py" bench/tf_gcn.py --data "$molecules" --epochs "$epochs" --threads 1 --target-mae $targets 2>/dev/null | record
+fi
+
 note "5 and 6. large models and scaling: per request over HTTP"
 for layers in 3,3,3 64,64,64 256,256,256; do
     start_server --layers "$layers"
