@@ -40,8 +40,8 @@ for host in c h1 h2 h3 h4; do
 done
 for h in 1 2 3 4; do
     mkdir -p "$cgroups/$prefix-h$h"
-    echo 100000 >"$cgroups/$prefix-h$h/cpu.cfs_period_us"
-    echo 25000 >"$cgroups/$prefix-h$h/cpu.cfs_quota_us"
+    echo "${PERIOD_US:-100000}" >"$cgroups/$prefix-h$h/cpu.cfs_period_us"
+    echo $(( ${PERIOD_US:-100000} / 4 )) >"$cgroups/$prefix-h$h/cpu.cfs_quota_us"
 done
 
 # Starts gradserve on host h$1, in its cgroup, with the same seed everywhere (the same state).

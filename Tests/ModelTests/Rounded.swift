@@ -31,9 +31,9 @@ struct Rounded: Sendable {
     /// 2⁻²⁴, the unit roundoff of binary32.
     static let u = 0x1p-24
 
-    /// glibc's tanhf is within 2 ulp of the exact value (its published ulps table for x86_64), and
-    /// one ulp of r is at most 2u|r|.
-    static let tanhUlps = 2.0
+    /// `Activation.tanh` is within 1.34 ulp of the exact value (measured over every Float32; see
+    /// TanhTests), and one ulp of r is at most 2u|r|.
+    static let tanhUlps = 1.34
 
     init(_ value: Double, bound: Double = 0) {
         self.value = value
@@ -69,7 +69,7 @@ struct Rounded: Sendable {
 
     static func += (a: inout Rounded, b: Rounded) { a = a + b }
 
-    /// d tanh = (1 − tanh²) dz, plus the library tanhf's own error.
+    /// d tanh = (1 − tanh²) dz, plus `Activation.tanh`'s own error.
     static func tanh(_ a: Rounded) -> Rounded {
         let r = Foundation.tanh(a.value)
         return Rounded(r, bound: (1 - r * r) * a.bound + 2 * tanhUlps * abs(r))
