@@ -49,7 +49,7 @@ start_host() {
     local h=$1 log="/tmp/$prefix-h$1.log"
     # Into the cgroup first: `ip netns exec` remounts /sys, where the cgroup folders are not.
     sh -c "echo \$\$ >$cgroups/$prefix-h$h/cgroup.procs && exec ip netns exec $prefix-h$h $bin/gradserve --host 198.18.0.$((10 + h)) \
-        --port 8080 --log-level warning --model gcn --features 23 --hidden 64,64 --optimizer adam --lr 0.003 --seed 1" >"$log" 2>&1 &
+        --port 8080 --log-level warning --model gcn --features 23 --hidden 64,64 --optimizer adam --lr 0.003 --seed 1 ${GRADSERVE_OPTIONS:-}" >"$log" 2>&1 &
     pids+=($!)
     for _ in $(seq 100); do grep -q '^listening on ' "$log" 2>/dev/null && return; sleep 0.1; done
     echo "gradserve on h$h did not start: $(cat "$log")" >&2
