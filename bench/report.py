@@ -116,7 +116,7 @@ def main(path):
     if ours and tf:
         ours, tf = ours[0], tf[0]
         w(f"\n### Time to accuracy: the molecules' graph model, {ours['epochs']} epochs, against TensorFlow {tf['tensorflow']} in process\n")
-        w("gradserve: `make train-molecules`' run (one server, `gradctl train` with its defaults, one validation pass per epoch), "
+        w("gradserve: the server and schedule of `make train-molecules`, one `gradctl train` with its defaults and one validation pass per epoch, "
           "timed by the wall times of its TensorBoard events. TensorFlow: the same network, loss, Adam, cosine schedule, batch, "
           f"epochs and validation passes, batched over the disjoint union of each batch's graphs, one `tf.function` step, "
           f"{tf['threads'] or 'default'} thread(s) (bench/tf_gcn.py).\n")
