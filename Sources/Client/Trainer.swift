@@ -338,7 +338,11 @@ public final class Trainer: Sendable {
     /// the probabilities and classes), `batchSize` samples a request, spread over the live
     /// servers (one that fails is dropped and its batches move to the others). `progress` hears
     /// how many samples are done.
-    public func predict(_ data: Dataset, batchSize: Int, progress: @Sendable (Int) -> Void = { _ in }) async throws -> ForwardResponse {
+    public func predict(_ data: Dataset, batchSize: Int, progress: @escaping @Sendable (Int) -> Void = { _ in }) async throws -> ForwardResponse {
+        try await onTransportThread { try await self.forward(data, batchSize: batchSize, progress: progress) }
+    }
+
+    private func forward(_ data: Dataset, batchSize: Int, progress: @Sendable (Int) -> Void) async throws -> ForwardResponse {
         guard batchSize >= 1 else { throw TrainingError.invalidOption("batch must be at least 1") }
         let replicas = try ReplicaSet(servers, probeInterval: options.probeInterval, waitForServers: options.waitForServers, report: { _ in })
         _ = try await replicas.start()
@@ -361,9 +365,12 @@ public final class Trainer: Sendable {
 
     /// The evaluation of `data` at the servers' current parameters, with the measures that fit `loss`.
     public func evaluate(_ data: Dataset, loss: Loss) async throws -> Evaluation {
-        let replicas = try ReplicaSet(servers, probeInterval: options.probeInterval, waitForServers: options.waitForServers, report: { _ in })
-        _ = try await replicas.start()
-        return try await evaluate(data, loss: loss, on: replicas)
+        try await onTransportThread {
+            let replicas = try ReplicaSet(self.servers, probeInterval: self.options.probeInterval, waitForServers: self.options.waitForServers,
+                                          report: { _ in })
+            _ = try await replicas.start()
+            return try await self.evaluate(data, loss: loss, on: replicas)
+        }
     }
 
     private func evaluate(_ data: Dataset, loss: Loss, on replicas: ReplicaSet) async throws -> Evaluation {
