@@ -164,17 +164,17 @@ private final class Engine: @unchecked Sendable, TaskExecutor {
             var ready: Int32 = 0
             curl_multi_poll(multi, nil, 0, 1000, &ready)
         }
-        // Tasks still waiting on this executor finish; their transfers fail below or at `submit`.
-        while case let pending = jobs.withLock({ jobs in defer { jobs.removeAll() }; return jobs }), !pending.isEmpty {
-            for job in pending { job.runSynchronously(on: asUnownedTaskExecutor()) }
-            for transfer in queue.withLock({ queue in defer { queue.removeAll() }; return queue }) {
-                transfer.continuation.resume(throwing: TransportError(url: transfer.call.url, code: -1, message: "client shut down"))
-            }
-        }
         for (handle, transfer) in active {
             curl_multi_remove_handle(multi, handle)
             curl_easy_cleanup(handle)
             transfer.continuation.resume(throwing: TransportError(url: transfer.call.url, code: -1, message: "client shut down"))
+        }
+        // Tasks still waiting on this executor finish: their transfers, in flight or asked for now, fail.
+        while case let pending = jobs.withLock({ jobs in defer { jobs.removeAll() }; return jobs }), !pending.isEmpty || !queue.withLock(\.isEmpty) {
+            for transfer in queue.withLock({ queue in defer { queue.removeAll() }; return queue }) {
+                transfer.continuation.resume(throwing: TransportError(url: transfer.call.url, code: -1, message: "client shut down"))
+            }
+            for job in pending { job.runSynchronously(on: asUnownedTaskExecutor()) }
         }
         idleHandles.forEach { curl_easy_cleanup($0) }
         curl_multi_cleanup(multi)
