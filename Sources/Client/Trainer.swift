@@ -2,9 +2,11 @@ import Foundation
 import Model
 import Wire
 
-/// Trains a model held by one or more servers: for each mini-batch it asks the servers for
-/// per-sample gradients (the batch split over them), averages the gradients itself, and posts
-/// the mean to `/apply` on every server, so that all stay at the same parameters and version.
+/// Trains a model held by one or more servers: for each mini-batch it asks the servers for the
+/// gradients of its parts (partial sums by default, or one per sample), averages them itself, and
+/// posts the mean to every server (`/step`, which also computes the next batch's parts, or
+/// `/apply`), so that all stay at the same parameters and version. With `maxStaleness` K > 0 the
+/// next K batches' gradients are computed while earlier steps land (Trainer+Staleness.swift).
 ///
 /// Servers may fail and come back (see `ReplicaSet`): the run goes on while one is live. Each
 /// batch is cut into the same parts whichever servers are live, and the parts' sums are added
@@ -169,7 +171,7 @@ public final class Trainer: Sendable {
     }
 
     /// Whether every server is reached through one transport, whose thread can then run the trainer.
-    private var onTransport: Bool { servers.allSatisfy { $0.transport === servers[0].transport } }
+    var onTransport: Bool { servers.allSatisfy { $0.transport === servers[0].transport } }
 
     private func run(_ data: Dataset, evaluation: Dataset?, report: @escaping @Sendable (Event) -> Void) async throws -> Report {
         guard options.batchSize >= 1, options.epochs >= 1, options.parallel >= 1, options.maxStaleness >= 0 else {
@@ -384,7 +386,7 @@ public final class Trainer: Sendable {
 
     /// Parts a batch is cut into: fixed by the options and the number of servers named, never by
     /// how many are live, so that every sample's gradient comes from the same computation.
-    private var partCount: Int { max(options.parallel, servers.count) }
+    var partCount: Int { max(options.parallel, servers.count) }
 
     // MARK: Steps
 
@@ -426,7 +428,7 @@ public final class Trainer: Sendable {
 
     /// The parts' sums added in part order (so the total depends on the split, not on who
     /// answered first), and the losses in sample order.
-    private func combine(_ answers: [GradientPartialSum], layout: ParameterLayout) -> (sum: [Double], losses: [Double]) {
+    func combine(_ answers: [GradientPartialSum], layout: ParameterLayout) -> (sum: [Double], losses: [Double]) {
         var total = [Double](repeating: 0, count: layout.count)
         var losses: [Double] = []
         for answer in answers {
@@ -453,58 +455,8 @@ public final class Trainer: Sendable {
         return combine(answers, layout: layout)
     }
 
-    /// A batch's gradients asked for ahead of its step (stale-synchronous training): one task per
-    /// part, sent straight to a live server; the answers are checked when the step needs them.
-    struct Prefetch {
-        var batch: [EncodedSample]
-        /// The version when they were asked for: no answer may be older.
-        var version: Int
-        var parts: [[EncodedSample]]
-        var tasks: [Task<GradientPartialSum, any Error>]
-
-        func cancel() { tasks.forEach { $0.cancel() } }
-    }
-
-    private func prefetch(_ batch: [EncodedSample], version: Int, layout: ParameterLayout, clipNorm: Float?, on replicas: ReplicaSet) -> Prefetch {
-        let parts = split(batch, into: partCount)
-        let live = replicas.liveIndices.map { replicas.replicas[$0].client }
-        let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
-        let executor = onTransport ? servers[0].transport.executor : nil
-        let tasks: [Task<GradientPartialSum, any Error>] = live.isEmpty ? [] : parts.enumerated().map { i, part in
-            let client = live[i % live.count]
-            return Task(executorPreference: executor) {
-                try await client.gradientSum(part, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
-            }
-        }
-        return Prefetch(batch: batch, version: version, parts: parts, tasks: tasks)
-    }
-
-    /// The sums of a prefetched batch and the oldest version they were computed at. A part whose
-    /// request failed, or whose answer is older than when it was asked for or newer than the
-    /// replicas' version, is computed again now through the replica set (which handles failures).
-    private func collect(_ prefetch: Prefetch, layout: ParameterLayout, clipNorm: Float?,
-                         on replicas: ReplicaSet) async throws -> (gradients: (sum: [Double], losses: [Double]), version: Int) {
-        guard !prefetch.batch.isEmpty else { return (([Double](repeating: 0, count: layout.count), []), replicas.version) }
-        var answers = [GradientPartialSum?](repeating: nil, count: prefetch.parts.count)
-        for (i, task) in prefetch.tasks.enumerated() {
-            if let answer = try? await task.value, answer.version >= prefetch.version, answer.version <= replicas.version { answers[i] = answer }
-        }
-        let missing = answers.indices.filter { answers[$0] == nil }
-        if !missing.isEmpty {
-            let version = replicas.version, reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
-            let again = try await replicas.run(missing.map { prefetch.parts[$0] }, check: { (answer: GradientPartialSum) in
-                answer.version == version ? nil : "computed gradients at version \(answer.version), expected \(version)"
-            }) { server, part in
-                try await server.gradientSum(part, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
-            }
-            for (k, i) in missing.enumerated() { answers[i] = again[k] }
-        }
-        let complete = answers.map { $0! }
-        return (combine(complete, layout: layout), complete.map(\.version).min()!)
-    }
-
     /// `items` in up to `count` contiguous parts of near-equal size.
-    private func split<T>(_ items: [T], into count: Int) -> [[T]] {
+    func split<T>(_ items: [T], into count: Int) -> [[T]] {
         let parts = min(count, items.count)
         guard parts > 0 else { return [] }
         return (0..<parts).map { part in
