@@ -20,13 +20,11 @@ extension Trainer {
     func prefetch(_ batch: [EncodedSample], version: Int, layout: ParameterLayout, clipNorm: Float?, on replicas: ReplicaSet) -> Prefetch {
         let parts = split(batch, into: partCount)
         let live = replicas.liveIndices.map { replicas.replicas[$0].client }
-        let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
+        let request = partRequest(clipNorm: clipNorm, layout: layout)
         let executor = onTransport ? servers[0].transport.executor : nil
         let tasks: [Task<GradientPartialSum, any Error>] = live.isEmpty ? [] : parts.enumerated().map { i, part in
             let client = live[i % live.count]
-            return Task(executorPreference: executor) {
-                try await client.gradientSum(part, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
-            }
+            return Task(executorPreference: executor) { try await request(client, part) }
         }
         return Prefetch(batch: batch, version: version, parts: parts, tasks: tasks)
     }
@@ -35,7 +33,7 @@ extension Trainer {
     /// request failed, or whose answer is older than when it was asked for or newer than the
     /// replicas' version, is computed again now through the replica set (which handles failures).
     func collect(_ prefetch: Prefetch, layout: ParameterLayout, clipNorm: Float?,
-                         on replicas: ReplicaSet) async throws -> (gradients: (sum: [Double], losses: [Double]), version: Int) {
+                 on replicas: ReplicaSet) async throws -> (gradients: (sum: [Double], losses: [Double]), version: Int) {
         guard !prefetch.batch.isEmpty else { return (([Double](repeating: 0, count: layout.count), []), replicas.version) }
         var answers = [GradientPartialSum?](repeating: nil, count: prefetch.parts.count)
         for (i, task) in prefetch.tasks.enumerated() {
@@ -43,12 +41,8 @@ extension Trainer {
         }
         let missing = answers.indices.filter { answers[$0] == nil }
         if !missing.isEmpty {
-            let version = replicas.version, reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
-            let again = try await replicas.run(missing.map { prefetch.parts[$0] }, check: { (answer: GradientPartialSum) in
-                answer.version == version ? nil : "computed gradients at version \(answer.version), expected \(version)"
-            }) { server, part in
-                try await server.gradientSum(part, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
-            }
+            let again = try await partSums(missing.map { prefetch.parts[$0] }, version: replicas.version, layout: layout,
+                                           clipNorm: clipNorm, on: replicas)
             for (k, i) in missing.enumerated() { answers[i] = again[k] }
         }
         let complete = answers.map { $0! }

@@ -410,8 +410,6 @@ public final class Trainer: Sendable {
         }
     }
 
-    /// The batch split over the servers, per-sample gradients (or partial sums) fetched
-    /// concurrently, and averaged here. Returns the mean and the per-sample losses.
     /// `/step` on every replica: `mean` applied at `baseVersion`, and the gradient sums of the
     /// `next` batch (cut into the usual parts) at the version that made.
     private func step(_ mean: TensorSet, baseVersion: Int, next: [EncodedSample], layout: ParameterLayout, clipNorm: Float?,
@@ -420,10 +418,15 @@ public final class Trainer: Sendable {
         let (version, learningRate, answers) = try await replicas.step(mean, baseVersion: baseVersion, parts: split(next, into: partCount), { client, parts in
             let answer = try await client.step(mean, baseVersion: baseVersion, parts: parts, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
             return (answer.state, answer.parts)
-        }, recompute: { client, part in
-            try await client.gradientSum(part, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
-        }, version: { $0.version })
+        }, recompute: partRequest(clipNorm: clipNorm, layout: layout), version: { $0.version })
         return (version, learningRate, combine(answers, layout: layout))
+    }
+
+    /// How one part's gradients are asked of a server: a partial sum or one per sample, in the
+    /// options' tensor form, each sample clipped to `clipNorm` when given.
+    func partRequest(clipNorm: Float?, layout: ParameterLayout) -> @Sendable (GradClient, [EncodedSample]) async throws -> GradientPartialSum {
+        let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
+        return { client, part in try await client.gradientSum(part, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout) }
     }
 
     /// The parts' sums added in part order (so the total depends on the split, not on who
@@ -443,16 +446,18 @@ public final class Trainer: Sendable {
     func gradientSums(of batch: [EncodedSample], version: Int, layout: ParameterLayout, clipNorm: Float?,
                       on replicas: ReplicaSet) async throws -> (sum: [Double], losses: [Double]) {
         guard !batch.isEmpty else { return ([Double](repeating: 0, count: layout.count), []) }
-        let parts = split(batch, into: partCount)
-        let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
         // Each answer is read straight into its own Float64 sum as it arrives; the parts' sums are
         // then added in part order, so the mean depends on the split, not on who answered first.
-        let answers = try await replicas.run(parts, check: { (answer: GradientPartialSum) in
-            answer.version == version ? nil : "computed gradients at version \(answer.version), expected \(version)"
-        }) { server, part in
-            try await server.gradientSum(part, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
-        }
+        let answers = try await partSums(split(batch, into: partCount), version: version, layout: layout, clipNorm: clipNorm, on: replicas)
         return combine(answers, layout: layout)
+    }
+
+    /// Each part's gradients, spread over the live replicas (see `ReplicaSet.run`), all computed at `version`.
+    func partSums(_ parts: [[EncodedSample]], version: Int, layout: ParameterLayout, clipNorm: Float?,
+                  on replicas: ReplicaSet) async throws -> [GradientPartialSum] {
+        try await replicas.run(parts, check: { (answer: GradientPartialSum) in
+            answer.version == version ? nil : "computed gradients at version \(answer.version), expected \(version)"
+        }, partRequest(clipNorm: clipNorm, layout: layout))
     }
 
     /// `items` in up to `count` contiguous parts of near-equal size.

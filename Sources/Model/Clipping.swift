@@ -38,10 +38,7 @@ extension Network {
             let part = Array(samples[start..<min(start + chunk, samples.count)])
             var batch: GradientBatch
             do throws(ModelError) {
-                batch = try GradientBatch(layout: layout, sampleCount: part.count, outputCount: outputCount,
-                                          reusing: scratch.takeBlock()) { (storage, outputs) throws(ModelError) in
-                    try writeGradients(of: part, parameters: parameters, into: storage, outputs: outputs, scratch: scratch)
-                }
+                batch = try gradientBatch(ofValidated: part, parameters: parameters, scratch: scratch)
             } catch {
                 throw error.renumbered(from: start)
             }

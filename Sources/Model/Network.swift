@@ -76,8 +76,13 @@ extension Network {
     public func gradients(of samples: [Sample], parameters: TensorSet, scratch: Scratch = Scratch()) throws(ModelError) -> GradientBatch {
         try check(parameters)
         try validate(samples)
-        return try GradientBatch(layout: layout, sampleCount: samples.count, outputCount: outputCount,
-                                 reusing: scratch.takeBlock()) { (storage, outputs) throws(ModelError) in
+        return try gradientBatch(ofValidated: samples, parameters: parameters, scratch: scratch)
+    }
+
+    /// The per-sample gradients of samples already checked, in the scratch's spare block if it has one.
+    func gradientBatch(ofValidated samples: [Sample], parameters: TensorSet, scratch: Scratch) throws(ModelError) -> GradientBatch {
+        try GradientBatch(layout: layout, sampleCount: samples.count, outputCount: outputCount,
+                          reusing: scratch.takeBlock()) { (storage, outputs) throws(ModelError) in
             try writeGradients(of: samples, parameters: parameters, into: storage, outputs: outputs, scratch: scratch)
         }
     }

@@ -28,15 +28,19 @@ import Testing
         #expect(addresses.count == 1, "every batch after the first wrote into the first one's block")
     }
 
-    /// A batch that is not handed back leaves the scratch without a block; the next is made fresh.
-    @Test func aBatchKeptByItsCallerIsNeverWrittenOver() throws {
+    /// A block whose storage the caller still holds is shared, not spare: the next batch made with
+    /// the scratch gets memory of its own, and the caller's values stay as they were.
+    @Test func aBlockTheCallerStillHoldsIsNeverWrittenOver() throws {
         let mlp = try MLP(layers: [3, 3, 3])
         let parameters = mlp.makeParameters(.glorot, seed: 1)
         let scratch = Scratch()
         let first = try mlp.gradients(of: [Sample(x: [1, 2, 3], t: 1)], parameters: parameters, scratch: scratch)
-        let kept = first.storage
+        let held = first.storage
+        let values = held.map(\.bitPattern)
+        scratch.recycle(first)
         let second = try mlp.gradients(of: [Sample(x: [-3, 0.5, 2], t: -1)], parameters: parameters, scratch: scratch)
-        #expect(first.storage == kept)
-        #expect(second.storage != kept)
+        #expect(held.map(\.bitPattern) == values)
+        #expect(second.storage.map(\.bitPattern) != values)
+        #expect(second.storage.withUnsafeBufferPointer { $0.baseAddress } != held.withUnsafeBufferPointer { $0.baseAddress })
     }
 }

@@ -1,5 +1,6 @@
 import HTTP
 import Model
+import Training
 import Wire
 
 /// `POST /step`: one round trip of synchronous training. Every part's samples are checked first;
@@ -23,19 +24,21 @@ struct StepEndpoint: Endpoint {
         let total = body.parts.map(\.count).reduce(0, +)
         try work.checkAnswerSize(samples: total, in: api)
         var writer = JSONWriter(capacity: work.capacity(samples: total, in: api))
-        let snapshot = try body.gradients.map { gradients in
-            let (snapshot, learningRate) = try api.store.apply(gradients, baseVersion: body.version, ifVersion: body.ifVersion)
+        let snapshot: TrainingStore.Snapshot, learningRate: Float?
+        if let gradients = body.gradients {
+            (snapshot, learningRate) = try api.store.apply(gradients, baseVersion: body.version, ifVersion: body.ifVersion)
             api.metrics.applies.increment()
             api.metrics.version.set(Int64(snapshot.version))
-            return (snapshot, learningRate as Float?)
-        } ?? (api.store.snapshot(), nil)
+        } else {
+            (snapshot, learningRate) = (api.store.snapshot(), nil)
+        }
         writer.objectStart()
-        writer.key("version"); writer.number(snapshot.0.version)
-        writer.key("digest"); writer.string(snapshot.0.digest)
-        if let learningRate = snapshot.1 { writer.key("learning_rate"); writer.number(learningRate) }
+        writer.key("version"); writer.number(snapshot.version)
+        writer.key("digest"); writer.string(snapshot.digest)
+        if let learningRate { writer.key("learning_rate"); writer.number(learningRate) }
         writer.key("parts")
         writer.arrayStart()
-        for part in body.parts { try work.answer(part, at: snapshot.0, in: api, to: &writer) }
+        for part in body.parts { try work.answer(part, at: snapshot, in: api, to: &writer) }
         writer.arrayEnd()
         writer.objectEnd()
         return writer.response
