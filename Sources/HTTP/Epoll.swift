@@ -47,10 +47,12 @@ final class Epoll: @unchecked Sendable {
         _ = write(wakeFD, &one, 8)
     }
 
-    /// Waits up to `timeout` milliseconds and calls `handle(token, readable, writable, hangup)` per event.
-    func wait(timeout: Int32, _ handle: (UInt64, _ readable: Bool, _ writable: Bool, _ hangup: Bool) -> Void) {
+    /// Waits up to `timeout` milliseconds (0: only looks) and calls `handle(token, readable, writable, hangup)`
+    /// per event; returns how many there were.
+    @discardableResult
+    func wait(timeout: Int32, _ handle: (UInt64, _ readable: Bool, _ writable: Bool, _ hangup: Bool) -> Void) -> Int {
         let count = events.withUnsafeMutableBufferPointer { epoll_wait(fd, $0.baseAddress, Int32($0.count), timeout) }
-        guard count > 0 else { return }
+        guard count > 0 else { return 0 }
         for i in 0..<Int(count) {
             let event = events[i]
             if event.data.u64 == Self.wakeToken {
@@ -62,6 +64,7 @@ final class Epoll: @unchecked Sendable {
                    event.events & EPOLLOUT.rawValue != 0,
                    event.events & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0)
         }
+        return Int(count)
     }
 
     private static func mask(_ readable: Bool, _ writable: Bool) -> UInt32 {

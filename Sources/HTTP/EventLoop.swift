@@ -15,6 +15,7 @@ final class EventLoop: @unchecked Sendable {
     private let context: LoopContext
     private let logger: Logger
     private let shutdownGrace: Int64
+    private let busyPoll: Duration
     /// Connections by file descriptor.
     private var connections: [Int32: Connection] = [:]
     private var nextGeneration: UInt64 = 0
@@ -34,6 +35,7 @@ final class EventLoop: @unchecked Sendable {
         epoll = try Epoll()
         context = LoopContext(configuration: configuration)
         shutdownGrace = configuration.shutdownGrace.milliseconds
+        busyPoll = configuration.busyPoll
         try epoll.add(listener, token: Self.listenerToken, readable: true, writable: false)
         let (handler, epoll, finished) = (handler, epoll, finished)
         context.offload = { request, token in
@@ -54,10 +56,21 @@ final class EventLoop: @unchecked Sendable {
     /// Runs until stopped and every connection has finished or the grace period ran out.
     func run() {
         var stopDeadline: Int64?
+        // A client that got an answer often sends its next request within microseconds: the loop
+        // looks for it without sleeping for a while, and saves a wake-up (`Configuration.busyPoll`).
+        var poll = BusyPoll(window: busyPoll)
         while true {
-            let timeout: Int32 = connections.isEmpty && stopDeadline == nil ? 1000 : 250
-            epoll.wait(timeout: timeout) { token, readable, writable, hangup in
+            let polling = poll.shouldPoll(at: BusyPoll.now())
+            let timeout: Int32 = polling ? 0 : connections.isEmpty && stopDeadline == nil ? 1000 : 250
+            var first = true
+            let count = epoll.wait(timeout: timeout) { token, readable, writable, hangup in
+                if first { poll.endWait(at: BusyPoll.now()); first = false }
                 event(token: token, readable: readable, writable: writable, hangup: hangup)
+            }
+            if count > 0 {
+                poll.beginWait(at: BusyPoll.now())
+            } else if polling {
+                continue  // Nothing came: look again. The clock and deadlines wait for the sleep.
             }
             context.tick()
             if stopDeadline == nil, stopRequested.load(ordering: .acquiring) {

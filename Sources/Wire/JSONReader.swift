@@ -396,16 +396,20 @@ public struct JSONReader {
         position += 1
         let start = position
         // Fast path: no escapes.
+        var high: UInt8 = 0
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
                 let raw = UnsafeBufferPointer(rebasing: bytes[start..<position])
                 position += 1
+                // ASCII (every key of this API) is valid UTF-8: no validation needed.
+                if high < 0x80 { return String(decoding: raw, as: UTF8.self) }
                 guard let string = String(validating: raw, as: UTF8.self) else {
                     throw WireError.malformed(offset: start, message: "string is not valid UTF-8")
                 }
                 return string
             }
+            high |= byte
             if byte == UInt8(ascii: "\\") { break }
             guard byte >= 0x20 else { throw malformed("control character in a string") }
             position += 1

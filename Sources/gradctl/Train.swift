@@ -72,6 +72,9 @@ struct Train: AsyncParsableCommand {
     var maxStaleness = 0
     @Flag(help: "At the end, put back the parameters of the epoch with the best evaluation: lowest MAE, or highest accuracy for classification (needs --eval).")
     var keepBest = false
+    @Option(help: ArgumentHelp("Microseconds the client looks for an answer without sleeping, 0 to 10000 (0: sleep at once), while answers come that fast. Saves a wake-up per request on loopback and fast networks.",
+                               valueName: "microseconds"))
+    var busyPoll = 200
     @Option(help: ArgumentHelp("Seconds allowed for one request (above 0); a server slower than this is dropped from the run.", valueName: "seconds"))
     var timeout = 60.0
     @Option(help: ArgumentHelp("Seconds between probes of a dropped server (above 0), which rejoins once it answers.", valueName: "seconds"))
@@ -107,6 +110,7 @@ struct Train: AsyncParsableCommand {
         guard batch >= 1, epochs >= 1, parallel >= 1 else { throw ValidationError("--batch, --epochs and --parallel must each be at least 1") }
         guard (0...64).contains(maxStaleness) else { throw ValidationError("--max-staleness must be in 0...64, got \(maxStaleness)") }
         guard timeout > 0 else { throw ValidationError("--timeout must be above 0 seconds") }
+        guard (0...10_000).contains(busyPoll) else { throw ValidationError("--busy-poll must be in 0...10000 microseconds, got \(busyPoll)") }
         if let synthetic, synthetic < 1 { throw ValidationError("--synthetic must be at least 1") }
         guard targets >= 1 else { throw ValidationError("--targets must be at least 1") }
         if perSample, reduceSum { throw ValidationError("--per-sample and --reduce-sum contradict each other: give one") }
@@ -130,7 +134,8 @@ struct Train: AsyncParsableCommand {
 
     func run() async throws {
         // Each batch's parts, for the step in progress and the K computed ahead, and the applies.
-        let transport = CurlTransport(maxConnections: max(parallel, servers.count) * (maxStaleness + 1) + servers.count)
+        let transport = CurlTransport(maxConnections: max(parallel, servers.count) * (maxStaleness + 1) + servers.count,
+                                      busyPoll: .microseconds(busyPoll))
         let serverOptions = try ServerOptions.parse(["--timeout", String(timeout)] + (tokenFile.map { ["--token-file", $0] } ?? []))
         let clients = try servers.map { try serverOptions.makeClient($0, transport: transport) }
         let training: Dataset

@@ -83,6 +83,9 @@ struct GradserveCommand: ParsableCommand {
     var workers = HTTPServer.coreCount
     @Option(help: ArgumentHelp("Such requests that may wait for a worker, 0 or more; more are answered 503 with Retry-After.", valueName: "requests"))
     var maxQueuedRequests = 64
+    @Option(help: ArgumentHelp("Microseconds an event loop keeps polling after an event before it sleeps, 0 to 10000 (0: sleep at once). Saves a wake-up per request when a client answers quickly; costs up to that much CPU per request.",
+                               valueName: "microseconds"))
+    var busyPoll = 200
     @Option(help: ArgumentHelp("Largest request body in bytes, 1 or more; larger bodies are answered 413.", valueName: "bytes"))
     var maxBodyBytes = 64 * 1024 * 1024
     @Option(help: ArgumentHelp("Most samples in one request, 1 or more; more are answered 400.", valueName: "samples"))
@@ -116,6 +119,7 @@ struct GradserveCommand: ParsableCommand {
 
     func validate() throws {
         guard threads >= 1, workers >= 1 else { throw ValidationError("--threads and --workers must each be at least 1") }
+        guard (0...10_000).contains(busyPoll) else { throw ValidationError("--busy-poll must be in 0...10000 microseconds, got \(busyPoll)") }
         guard maxQueuedRequests >= 0 else { throw ValidationError("--max-queued-requests must be at least 0") }
         guard maxBodyBytes >= 1, maxSamples >= 1, maxGradientValues >= 1 else {
             throw ValidationError("--max-body-bytes, --max-samples and --max-gradient-values must each be at least 1")
@@ -130,6 +134,7 @@ struct GradserveCommand: ParsableCommand {
         configuration.http.threads = threads
         configuration.http.workers = workers
         configuration.http.maxQueuedRequests = maxQueuedRequests
+        configuration.http.busyPoll = .microseconds(busyPoll)
         configuration.http.limits.maxBodyBytes = maxBodyBytes
         configuration.http.requestTimeout = .milliseconds(Int64(requestTimeout * 1000))
         configuration.http.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))

@@ -181,6 +181,8 @@ import Wire
             (gradserve, ["--lr-schedule", "cosine", "--lr-final-factor", "1.5"], "lr-final-factor: expected a number in [0, 1], got 1.5"),
             (gradserve, ["--max-staleness=-1"], "max-staleness: expected 0 or more, got -1"),
             (gradctl, ["train", "--synthetic", "10", "--max-staleness", "65"], "--max-staleness must be in 0...64, got 65"),
+            (gradctl, ["train", "--synthetic", "10", "--busy-poll=-1"], "--busy-poll must be in 0...10000 microseconds, got -1"),
+            (gradserve, ["--busy-poll", "10001"], "--busy-poll must be in 0...10000 microseconds, got 10001"),
         ]
         for (binary, arguments, message) in cases {
             let result = try run(binary, arguments)

@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// When a thread that waits for I/O should look for it without sleeping.
+///
+/// On a virtual machine, waking a sleeping thread costs about 0.1 ms (measured: a 64-byte TCP
+/// ping-pong on loopback takes 141 µs a round trip when both sides sleep in `recv`, 12.5 µs when
+/// both poll), which is more than a small request takes to serve. So after work, a thread polls
+/// for up to `window` before it sleeps. It does so only while that pays: after `misses` waits in a
+/// row that outlasted the window (a slow peer, or a host held to a fraction of a core) it sleeps at
+/// once, and polls again on one wait in `probeEvery` to see whether waits became short. (A wait
+/// measured while sleeping includes the wake-up, so only a polled wait tells.)
+public struct BusyPoll: Sendable {
+    /// In nanoseconds; 0 never polls.
+    public let window: Int64
+    private var waitStarted: Int64 = 0
+    /// Waits in a row that outlasted the window.
+    private var longWaits = 0
+    static let misses = 4
+    static let probeEvery = 32
+
+    public init(window: Duration) {
+        let (seconds, attoseconds) = window.components
+        self.window = max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    /// The monotonic clock in nanoseconds.
+    public static func now() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+    }
+
+    /// The thread starts waiting at `now`.
+    public mutating func beginWait(at now: Int64) {
+        waitStarted = now
+    }
+
+    /// What it waited for came at `now`.
+    public mutating func endWait(at now: Int64) {
+        longWaits = now - waitStarted <= window ? 0 : longWaits + 1
+    }
+
+    /// Whether the thread should look without sleeping at `now`.
+    public func shouldPoll(at now: Int64) -> Bool {
+        window > 0 && now - waitStarted < window && (longWaits < Self.misses || longWaits % Self.probeEvery == 0)
+    }
+}
