@@ -1,7 +1,7 @@
 /// Writes JSON into a byte buffer.
 ///
-/// Floats are written in the shortest form that reads back to the same Float32
-/// (Swift's `description`), so values survive a round trip bit for bit.
+/// Floats are written in the shortest form that reads back to the same Float32, as Swift's
+/// `description` writes it (`ShortestFloat`), so values survive a round trip bit for bit.
 public struct JSONWriter {
     public private(set) var bytes: [UInt8]
     /// Whether the next value in the current container needs a comma before it.
@@ -83,13 +83,37 @@ public struct JSONWriter {
     /// An array of Float32 numbers.
     public mutating func numbers<C: Collection>(_ values: C) where C.Element == Float {
         arrayStart()
-        var first = true
-        for value in values {
-            if !first { bytes.append(UInt8(ascii: ",")) }
-            first = false
-            if value.isFinite { appendShortest(value) } else { bytes.append(contentsOf: "null".utf8) }
+        // Room for every value and its comma, written in place, then the unused end cut off.
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: values.count * (Self.longestNumber + 1) + ShortestFloat.room))
+        let written = bytes.withUnsafeMutableBufferPointer { buffer -> Int in
+            let base = buffer.baseAddress! + start
+            var at = base
+            var first = true
+            for value in values {
+                if !first {
+                    at.pointee = UInt8(ascii: ",")
+                    at += 1
+                }
+                first = false
+                at += Self.writeNumber(value, to: at)
+            }
+            return at - base
         }
+        bytes.removeLast(bytes.count - start - written)
         arrayEnd()
+    }
+
+    /// The most bytes `writeNumber` writes.
+    private static let longestNumber = 15
+
+    /// `value` in its shortest round-trip form, or null when it is not finite.
+    private static func writeNumber(_ value: Float, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        guard value.isFinite else {
+            UnsafeMutableRawPointer(out).storeBytes(of: 0x6C6C_756E, as: UInt32.self)  // "null"
+            return 4
+        }
+        return ShortestFloat.write(value, to: out)
     }
 
     /// Bytes that are already JSON, appended as they are (the caller handles separators).
@@ -114,9 +138,10 @@ public struct JSONWriter {
     }
 
     private mutating func appendShortest(_ value: Float) {
-        // `description` is the shortest round-trip form ("0.1", "1e-05"), at most 15 bytes,
-        // so it lives in a small string and costs no allocation.
-        var text = value.description
-        text.withUTF8 { bytes.append(contentsOf: $0) }
+        var text: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &text) { text in
+            let count = ShortestFloat.write(value, to: text.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[..<count]))
+        }
     }
 }
