@@ -32,6 +32,32 @@ import Testing
         #expect(client.isClosedByPeer())
     }
 
+    /// An event loop polls without sleeping for `--busy-poll` microseconds after each event: the
+    /// answers are the same with or without it, a client slower than the window is still answered,
+    /// and once the traffic stops the polling stops too (an idle server uses no CPU).
+    @Test(arguments: ["0", "10000"])
+    func busyPollingAnswersFastAndSlowClientsAndStopsWhenIdle(window: String) throws {
+        let server = try ServerProcess(["--busy-poll", window, "--threads", "1"])
+        let client = try RawClient(port: server.port)
+        let forward = #"{"samples": [{"x": [1, 2, 3]}]}"#
+        let request = "POST /forward HTTP/1.1\r\nHost: t\r\nContent-Length: \(forward.utf8.count)\r\n\r\n\(forward)"
+        var bodies: Set<String> = []
+        // Back to back, then slower than the 10 ms window (the loop stops polling after four).
+        for pause in [0, 0, 0, 0, 20, 20, 20, 20, 20, 20, 0, 0] {
+            if pause > 0 { usleep(UInt32(pause * 1000)) }
+            client.send(request)
+            let response = client.readResponse()
+            #expect(response?.status == 200)
+            bodies.insert(response.map { String(decoding: $0.body, as: UTF8.self) } ?? "none")
+        }
+        #expect(bodies.count == 1, "\(bodies)")
+        // Idle for a second with the connection open: a loop that kept polling would use most of it.
+        let before = server.cpuSeconds
+        sleep(1)
+        let idle = server.cpuSeconds - before
+        #expect(idle < 0.2, "the server used \(idle) s of CPU in an idle second")
+    }
+
     @Test func http10ClosesUnlessKeepAliveIsAsked() throws {
         let server = try ServerProcess()
         let plain = try RawClient(port: server.port)
