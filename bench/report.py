@@ -101,7 +101,8 @@ def main(path):
     w("Remote: `gradctl train` against real servers on loopback (each batch split into `parallel` parts, "
       "averaged on the client; default: partial sums, the compact form and one /step per server and step; two-round-trips: "
       "/apply then /gradients; per-sample: the defaults before, every sample's gradient as JSON numbers and two round trips; "
-      "staleness K: `--max-staleness K`, the gradients of the next K batches computed while earlier steps land). In-process: the same loop in Swift with no HTTP (`gradbench inprocess`), at the same batch size. "
+      "staleness K: `--max-staleness K`, the gradients of the next K batches computed while earlier steps land; "
+      "no-busy-poll: the defaults with `--busy-poll 0` on both sides, so that each waiting thread sleeps). In-process: the same loop in Swift with no HTTP (`gradbench inprocess`), at the same batch size. "
       "Each row is the median of three epochs (in process) or three runs (remote).\n")
     inproc = {r["batch"]: r["samples_per_s"] for r in by("inprocess")}
     w("| loop | batch | samples/s | of in-process at that batch |")

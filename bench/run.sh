@@ -102,6 +102,7 @@ train() {  # servers batch parallel mode, then the server URLs
         per-sample) flag="--per-sample --tensor-format numbers --two-round-trips" ;;  # the defaults before
         two-round-trips) flag=--two-round-trips ;;
         staleness-*) flag="--max-staleness ${mode#staleness-}" ;;
+        no-busy-poll) flag="--busy-poll 0" ;;  # against a server started with --busy-poll 0 too
     esac
     # The median of three runs: one run of a second or two moves by a third on this shared machine.
     local rate runs=()
@@ -116,6 +117,9 @@ for mode in per-sample two-round-trips default; do
     train 2 32 4 "$mode" --server "$one" --server "$two"
 done
 train 1 32 1 default --server "$one"
+start_server --layers 3,3,3 --busy-poll 0; sleeper=$url; sleeper_pid=$pid
+train 1 32 1 no-busy-poll --server "$sleeper"
+stop_server "$sleeper_pid"
 train 1 32 1 staleness-4 --server "$one"
 train 2 32 2 staleness-4 --server "$one" --server "$two"
 train 1 512 2 default --server "$one"
