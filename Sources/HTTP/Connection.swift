@@ -45,6 +45,10 @@ final class Connection {
         lastWriteProgress = now
     }
 
+    /// What the loop's epoll watches for on this connection (read, write), so that an unchanged
+    /// interest costs no `epoll_ctl`. A new connection is watched for reading.
+    var registeredInterest = (read: true, write: false)
+
     var hasPendingOutput: Bool { outputStart < output.count }
     var wantsRead: Bool {
         if case .lingering = phase { return !inputClosed }

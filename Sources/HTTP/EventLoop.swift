@@ -16,6 +16,8 @@ final class EventLoop: @unchecked Sendable {
     private let logger: Logger
     private let shutdownGrace: Int64
     private let busyPoll: Duration
+    /// Shared by the server's loops: one of them at a time may poll.
+    private let pollSlot: BusyPollSlot
     /// Connections by file descriptor.
     private var connections: [Int32: Connection] = [:]
     private var nextGeneration: UInt64 = 0
@@ -28,7 +30,8 @@ final class EventLoop: @unchecked Sendable {
 
     private static let listenerToken: UInt64 = .max - 1
 
-    init(listener: Int32, handler: any HTTPHandler, workers: WorkerPool, configuration: HTTPServer.Configuration, logger: Logger) throws {
+    init(listener: Int32, handler: any HTTPHandler, workers: WorkerPool, pollSlot: BusyPollSlot,
+         configuration: HTTPServer.Configuration, logger: Logger) throws {
         self.listener = listener
         self.handler = handler
         self.logger = logger
@@ -36,6 +39,7 @@ final class EventLoop: @unchecked Sendable {
         context = LoopContext(configuration: configuration)
         shutdownGrace = configuration.shutdownGrace.milliseconds
         busyPoll = configuration.busyPoll
+        self.pollSlot = pollSlot
         try epoll.add(listener, token: Self.listenerToken, readable: true, writable: false)
         let (handler, epoll, finished) = (handler, epoll, finished)
         context.offload = { request, token in
@@ -59,8 +63,17 @@ final class EventLoop: @unchecked Sendable {
         // A client that got an answer often sends its next request within microseconds: the loop
         // looks for it without sleeping for a while, and saves a wake-up (`Configuration.busyPoll`).
         var poll = BusyPoll(window: busyPoll)
+        var holdsSlot = false
+        defer { if holdsSlot { pollSlot.release() } }
         while true {
-            let polling = poll.shouldPoll(at: BusyPoll.now())
+            var polling = poll.shouldPoll(at: BusyPoll.now())
+            if polling, !holdsSlot { holdsSlot = pollSlot.take() }
+            polling = polling && holdsSlot
+            if !polling, holdsSlot {
+                // About to sleep: another loop may poll now.
+                pollSlot.release()
+                holdsSlot = false
+            }
             let timeout: Int32 = polling ? 0 : connections.isEmpty && stopDeadline == nil ? 1000 : 250
             var first = true
             let count = epoll.wait(timeout: timeout) { token, readable, writable, hangup in
@@ -154,7 +167,10 @@ final class EventLoop: @unchecked Sendable {
             connections[connection.fd] = nil
             return
         }
-        epoll.modify(connection.fd, token: connection.token, readable: connection.wantsRead, writable: connection.wantsWrite)
+        let interest = (read: connection.wantsRead, write: connection.wantsWrite)
+        guard interest != connection.registeredInterest else { return }
+        epoll.modify(connection.fd, token: connection.token, readable: interest.read, writable: interest.write)
+        connection.registeredInterest = interest
     }
 
     private func sweep() {

@@ -22,6 +22,7 @@ extension HTTPServer {
         /// After an event, a loop polls without sleeping for this long before it blocks again (0: never).
         /// On a virtual machine a sleeping thread costs a wake-up of about 0.1 ms per message; a client
         /// that answers within the window (the next step of a training loop) is read without one.
+        /// One loop polls at a time (`BusyPollSlot`).
         public var busyPoll: Duration = .microseconds(200)
         /// On shutdown, requests in flight get this long to finish.
         public var shutdownGrace: Duration = .seconds(10)

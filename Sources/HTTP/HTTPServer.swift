@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Locking
 import Logging
 
 /// An HTTP/1.1 server on POSIX sockets: one event loop per thread, each with its own
@@ -33,8 +34,9 @@ public final class HTTPServer: Sendable {
                 listeners.append(try Socket.makeListener(host: configuration.host, port: port, reusePort: true))
             }
             self.port = port
+            let pollSlot = BusyPollSlot()
             loops = try listeners.map {
-                try EventLoop(listener: $0, handler: handler, workers: workers, configuration: configuration, logger: logger)
+                try EventLoop(listener: $0, handler: handler, workers: workers, pollSlot: pollSlot, configuration: configuration, logger: logger)
             }
         } catch {
             listeners.forEach { close($0) }

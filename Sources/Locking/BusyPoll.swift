@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// When a thread that waits for I/O should look for it without sleeping.
 ///
@@ -45,5 +46,24 @@ public struct BusyPoll: Sendable {
     /// Whether the thread should look without sleeping at `now`.
     public func shouldPoll(at now: Int64) -> Bool {
         window > 0 && now - waitStarted < window && (longWaits < Self.misses || longWaits % Self.probeEvery == 0)
+    }
+}
+
+/// Lets at most one of several threads poll at a time (the others sleep), so that threads that
+/// poll never take more cores than the one the slot stands for: a server's event loops share one,
+/// leaving the other cores to the work and to a client on the same machine.
+public final class BusyPollSlot: Sendable {
+    private let taken = Atomic<Bool>(false)
+
+    public init() {}
+
+    /// Takes the slot if it is free; true when the caller now holds it.
+    public func take() -> Bool {
+        taken.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
+    }
+
+    /// Frees the slot; only its holder calls this.
+    public func release() {
+        taken.store(false, ordering: .releasing)
     }
 }
