@@ -103,7 +103,7 @@ def main(path):
       "/apply then /gradients; per-sample: the defaults before, every sample's gradient as JSON numbers and two round trips; "
       "staleness K: `--max-staleness K`, the gradients of the next K batches computed while earlier steps land; "
       "no-busy-poll: the defaults with `--busy-poll 0` on both sides, so that each waiting thread sleeps). In-process: the same loop in Swift with no HTTP (`gradbench inprocess`), at the same batch size. "
-      "Each row is the median of three epochs (in process) or three runs (remote).\n")
+      "The rows ran in five interleaved rounds (every row once per round, so that the shared machine's drift reaches them alike); each is the median of its five runs, and an in-process run is itself the median of 21 epochs (an epoch takes about 10 ms).\n")
     inproc = {r["batch"]: r["samples_per_s"] for r in by("inprocess")}
     w("| loop | batch | samples/s | of in-process at that batch |")
     w("|---|---:|---:|---:|")

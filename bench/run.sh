@@ -87,16 +87,24 @@ note "3b. 10,000 idle keep-alive connections while wrk is served"
 stop_server "$server_pid"
 
 note "4. end-to-end training"
-for batch in 32 512; do
-    "$bin/gradbench" inprocess --layers 3,3,3 --synthetic 20000 --batch "$batch" | sed "s/}$/, \"batch\": $batch}/" | record
-done
 start_server --layers 3,3,3 --max-staleness 4; one=$url; one_pid=$pid
 start_server --layers 3,3,3 --max-staleness 4; two=$url; two_pid=$pid
+start_server --layers 3,3,3 --busy-poll 0; sleeper=$url; sleeper_pid=$pid
 # The samples/s figure of gradctl's epoch line ("epoch 1: mean loss 0.24, 28212 samples/s, version 625").
 samples_per_s() { awk '/: mean loss/ { for (i = 2; i <= NF; i++) if ($i == "samples/s,") print $(i - 1) }'; }
-train() {  # servers batch parallel mode, then the server URLs
-    local servers=$1 batch=$2 parallel=$3 mode=$4 flag=""
+# One row per line: servers batch parallel mode, then the server URLs.
+rows=(
+    "1 32 4 per-sample $one" "2 32 4 per-sample $one $two"
+    "1 32 4 two-round-trips $one" "2 32 4 two-round-trips $one $two"
+    "1 32 4 default $one" "2 32 4 default $one $two"
+    "1 32 1 default $one" "1 32 1 no-busy-poll $sleeper"
+    "1 32 1 staleness-4 $one" "2 32 2 staleness-4 $one $two"
+    "1 512 2 default $one" "2 512 2 default $one $two"
+)
+train_once() {  # servers batch parallel mode, then the server URLs; prints samples/s
+    local batch=$2 parallel=$3 mode=$4 flag="" servers=()
     shift 4
+    for server in "$@"; do servers+=(--server "$server"); done
     # The defaults: partial sums, the compact form, /step. The others ask for the older paths.
     case "$mode" in
         per-sample) flag="--per-sample --tensor-format numbers --two-round-trips" ;;  # the defaults before
@@ -104,27 +112,29 @@ train() {  # servers batch parallel mode, then the server URLs
         staleness-*) flag="--max-staleness ${mode#staleness-}" ;;
         no-busy-poll) flag="--busy-poll 0" ;;  # against a server started with --busy-poll 0 too
     esac
-    # The median of three runs: one run of a second or two moves by a third on this shared machine.
-    local rate runs=()
-    for _ in 1 2 3; do
-        runs+=("$("$bin/gradctl" train "$@" --synthetic 20000 --batch "$batch" --epochs 1 --parallel "$parallel" $flag | samples_per_s)")
-    done
-    rate=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n 2p)
-    echo "{\"bench\": \"train\", \"servers\": $servers, \"batch\": $batch, \"parallel\": $parallel, \"mode\": \"$mode\", \"samples_per_s\": $rate}" | record
+    "$bin/gradctl" train "${servers[@]}" --synthetic 20000 --batch "$batch" --epochs 1 --parallel "$parallel" $flag | samples_per_s
 }
-for mode in per-sample two-round-trips default; do
-    train 1 32 4 "$mode" --server "$one"
-    train 2 32 4 "$mode" --server "$one" --server "$two"
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# Five rounds, each running every row and the in-process loop once, so that the machine's drift
+# (one run of a second moves by a third here) reaches every row alike; each row is its median.
+declare -A runs
+for round in 1 2 3 4 5; do
+    for batch in 32 512; do
+        runs[inprocess-$batch]+=" $("$bin/gradbench" inprocess --layers 3,3,3 --synthetic 20000 --batch "$batch" --epochs 21 \
+            | sed 's/.*"samples_per_s": \([0-9.]*\).*/\1/')"
+    done
+    for index in "${!rows[@]}"; do
+        runs[$index]+=" $(train_once ${rows[$index]})"
+    done
 done
-train 1 32 1 default --server "$one"
-start_server --layers 3,3,3 --busy-poll 0; sleeper=$url; sleeper_pid=$pid
-train 1 32 1 no-busy-poll --server "$sleeper"
-stop_server "$sleeper_pid"
-train 1 32 1 staleness-4 --server "$one"
-train 2 32 2 staleness-4 --server "$one" --server "$two"
-train 1 512 2 default --server "$one"
-train 2 512 2 default --server "$one" --server "$two"
-stop_server "$one_pid"; stop_server "$two_pid"
+for batch in 32 512; do
+    echo "{\"bench\": \"inprocess\", \"layers\": \"3,3,3\", \"batch\": $batch, \"samples_per_s\": $(echo "${runs[inprocess-$batch]}" | median)}" | record
+done
+for index in "${!rows[@]}"; do
+    set -- ${rows[$index]}
+    echo "{\"bench\": \"train\", \"servers\": $1, \"batch\": $2, \"parallel\": $3, \"mode\": \"$4\", \"samples_per_s\": $(echo "${runs[$index]}" | median)}" | record
+done
+stop_server "$one_pid"; stop_server "$two_pid"; stop_server "$sleeper_pid"
 if [ -f "$molecules/train.jsonl" ]; then
     start_server --model gcn --features 23 --hidden 64,64 --optimizer adam --lr 0.003
     rate=$("$bin/gradctl" train --server "$url" --data "$molecules/train.jsonl" --epochs 1 | samples_per_s)

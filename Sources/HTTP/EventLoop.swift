@@ -66,14 +66,7 @@ final class EventLoop: @unchecked Sendable {
         var holdsSlot = false
         defer { if holdsSlot { pollSlot.release() } }
         while true {
-            var polling = poll.shouldPoll(at: BusyPoll.now())
-            if polling, !holdsSlot { holdsSlot = pollSlot.take() }
-            polling = polling && holdsSlot
-            if !polling, holdsSlot {
-                // About to sleep: another loop may poll now.
-                pollSlot.release()
-                holdsSlot = false
-            }
+            let polling = shouldPoll(poll, holdingSlot: &holdsSlot)
             let timeout: Int32 = polling ? 0 : connections.isEmpty && stopDeadline == nil ? 1000 : 250
             var first = true
             let count = epoll.wait(timeout: timeout) { token, readable, writable, hangup in
@@ -99,6 +92,20 @@ final class EventLoop: @unchecked Sendable {
         for connection in connections.values { connection.close() }
         connections.removeAll()
         close(listener)
+    }
+
+    /// Whether to look for events without sleeping now: when `poll` says so and this loop holds
+    /// the server's polling slot (taken here if free). A loop about to sleep frees the slot.
+    private func shouldPoll(_ poll: BusyPoll, holdingSlot holds: inout Bool) -> Bool {
+        if poll.shouldPoll(at: BusyPoll.now()) {
+            if !holds { holds = pollSlot.take() }
+            return holds
+        }
+        if holds {
+            pollSlot.release()
+            holds = false
+        }
+        return false
     }
 
     private func event(token: UInt64, readable: Bool, writable: Bool, hangup: Bool) {
