@@ -96,6 +96,11 @@ def main(path):
         w(f"\n{r['connections']:,} keep-alive connections held open (each made one request, {r['answered']:,} answered): "
           f"meanwhile wrk -t2 -c16 got {f(r['requests_per_s_meanwhile'])} /health req/s; afterwards {r['still_open']:,} of them "
           f"were still open and answered again; gradserve's resident memory peaked at {r['rss_mb']:.0f} MB.")
+    for r in by("pingpong"):
+        w(f"\nWhat a wake-up costs here (`gradbench pingpong`: two threads bounce 64 bytes over loopback TCP, {r['round_trips']:,} round trips): "
+          f"{r['sleeping_us']:.1f} µs a round trip when each sleeps in `recv`, {r['polling_us']:.1f} µs when each polls. "
+          f"That is what `--busy-poll` (gradserve and gradctl, 200 µs by default) saves on every request whose answer or next request comes within the window; "
+          f"at -c1 it puts /health ahead of nginx, which sleeps.")
 
     w("\n## 4. End-to-end training: 20,000 synthetic samples at 3,3,3, one epoch\n")
     w("Remote: `gradctl train` against real servers on loopback (each batch split into `parallel` parts, "
@@ -133,11 +138,13 @@ def main(path):
     if cluster:
         w(f"\n### Over hosts: the graph model on the molecules, {cluster[0]['epochs']} epochs, one gradctl with its defaults\n")
         w("Each host is a network namespace (198.18.0.0/24, linked by a bridge in a namespace of its own) whose gradserve is held "
-          "to a quarter of a core by a cgroup; the client host is not limited (bench/cluster.sh).\n")
-        w("| hosts | samples/s | speed-up over 1 host |")
-        w("|---:|---:|---:|")
+          "to a quarter of a core by a cgroup; the client host is not limited (bench/cluster.sh). The host counts ran in "
+          f"{len(cluster[0].get('runs', [0]))} interleaved rounds; each figure is the median of its rounds.\n")
+        w("| hosts | samples/s (median) | every round | speed-up over 1 host |")
+        w("|---:|---:|---|---:|")
         for r in cluster:
-            w(f"| {r['hosts']} | {f(r['samples_per_s'])} | {r['samples_per_s'] / cluster[0]['samples_per_s']:.2f}x |")
+            rounds = ", ".join(f(x) for x in r.get("runs", [r["samples_per_s"]]))
+            w(f"| {r['hosts']} | {f(r['samples_per_s'])} | {rounds} | {r['samples_per_s'] / cluster[0]['samples_per_s']:.2f}x |")
 
     remote = by("remote")
     big = [r for r in remote if r["layers"] == "256,256,256" and r["samples"] == 32]

@@ -82,6 +82,8 @@ for tc in "1 1" "2 16" "2 256"; do
     run_wrk gradients "$1" "$2" "$url/gradients" "$work/gradients.lua"
 done
 
+"$bin/gradbench" pingpong | record
+
 note "3b. 10,000 idle keep-alive connections while wrk is served"
 "$py" bench/hold.py --url "$url" --count 10000 --pid "$server_pid" --wrk-seconds "$wrk_seconds" | record
 stop_server "$server_pid"

@@ -9,13 +9,13 @@
 /// with a handful of multiplies and no loop. `description` goes through a general printer and a
 /// string; this is the hot loop of encoding tensors as JSON numbers. Tests compare the two on every
 /// special value and millions of random bit patterns.
-enum ShortestFloat {
+public enum ShortestFloat {
     /// Bytes the caller must have free at `out`: the text is at most 15 bytes ("-1.2345678e-45"),
     /// but it is written in whole 8-byte words.
-    static let room = 32
+    public static let room = 32
 
     /// Writes finite `value` at `out`, which has `room` bytes free; returns the count written.
-    static func write(_ value: Float, to out: UnsafeMutablePointer<UInt8>) -> Int {
+    public static func write(_ value: Float, to out: UnsafeMutablePointer<UInt8>) -> Int {
         let raw = UnsafeMutableRawPointer(out)
         raw.storeBytes(of: 0x2D, as: UInt8.self)  // "-", kept only for negative values
         var at = value.sign == .minus ? 1 : 0

@@ -12,7 +12,7 @@ struct GradBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gradbench",
         abstract: "Benchmarks of gradserve's model math, wire format and training loop.",
-        subcommands: [ModelMath.self, GraphMath.self, WireFormat.self, Copy.self, InProcess.self, Remote.self])
+        subcommands: [ModelMath.self, GraphMath.self, WireFormat.self, Copy.self, InProcess.self, Remote.self, PingPong.self, Floats.self])
 }
 
 /// Runs `body` repeatedly for at least `seconds` and returns (repetitions, elapsed seconds).
