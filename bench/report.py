@@ -61,10 +61,15 @@ def main(path):
           f"{f(r['graphs_per_s'])} graphs/s per-sample gradients (summed per batch of 32), one core.")
 
     w("\n## 2. Wire format: a /gradients answer of 32 samples at 64,64,64\n")
-    wire = {r["format"]: r for r in by("wire")}
+    def medians(rows):  # the median of each rate over interleaved rounds
+        middle = lambda values: sorted(values)[len(values) // 2]
+        return {"bytes": rows[0]["bytes"], "rounds": len(rows),
+                **{k: middle([r[k] for r in rows]) for k in ["encode_mb_per_s", "decode_mb_per_s"]}}
+    numbers = [r for r in by("wire") if r["format"] == "numbers"]
     orjson = by("orjson")
-    if wire and orjson:
-        n, o = wire["numbers"], orjson[0]
+    if numbers and orjson:
+        n, o = medians(numbers), medians(orjson)
+        w(f"Each figure is the median of {n['rounds']} interleaved rounds of gradserve and orjson.\n")
         w("| | document | encode MB/s | decode MB/s |")
         w("|---|---:|---:|---:|")
         w(f"| gradserve (JSONWriter, JSONReader into [Float]) | {f(n['bytes'] / 1e6, 2)} MB | {f(n['encode_mb_per_s'])} | {f(n['decode_mb_per_s'])} |")
