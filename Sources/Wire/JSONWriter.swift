@@ -85,7 +85,7 @@ public struct JSONWriter {
         arrayStart()
         // Room for every value and its comma, written in place, then the unused end cut off.
         let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: values.count * (Self.longestNumber + 1) + ShortestFloat.room))
+        bytes.append(contentsOf: repeatElement(0, count: values.count * (ShortestFloat.maxLength + 1) + ShortestFloat.room))
         let written = bytes.withUnsafeMutableBufferPointer { buffer -> Int in
             let base = buffer.baseAddress! + start
             var at = base
@@ -104,10 +104,8 @@ public struct JSONWriter {
         arrayEnd()
     }
 
-    /// The most bytes `writeNumber` writes.
-    private static let longestNumber = 15
-
-    /// `value` in its shortest round-trip form, or null when it is not finite.
+    /// `value` in its shortest round-trip form, or null when it is not finite: at most
+    /// `ShortestFloat.maxLength` bytes either way.
     private static func writeNumber(_ value: Float, to out: UnsafeMutablePointer<UInt8>) -> Int {
         guard value.isFinite else {
             UnsafeMutableRawPointer(out).storeBytes(of: 0x6C6C_756E, as: UInt32.self)  // "null"

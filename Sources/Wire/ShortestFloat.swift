@@ -10,8 +10,10 @@
 /// string; this is the hot loop of encoding tensors as JSON numbers. Tests compare the two on every
 /// special value and millions of random bit patterns.
 public enum ShortestFloat {
-    /// Bytes the caller must have free at `out`: the text is at most 15 bytes ("-1.2345678e-45"),
-    /// but it is written in whole 8-byte words.
+    /// The longest text: "-1.2345678e-45" and the like.
+    public static let maxLength = 15
+    /// Bytes the caller must have free at `out`: the text is at most `maxLength` bytes, but it is
+    /// written in whole 8-byte words.
     public static let room = 32
 
     /// Writes finite `value` at `out`, which has `room` bytes free; returns the count written.

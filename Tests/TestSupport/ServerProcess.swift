@@ -51,15 +51,14 @@ public final class ServerProcess: @unchecked Sendable {
         self.port = port
     }
 
-    /// CPU time the server has used so far, user and system, from /proc/PID/stat (in clock ticks
-    /// of 10 ms).
+    /// CPU time the server has used so far, user and system, from /proc/PID/stat (in clock ticks).
     public var cpuSeconds: Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
               let end = stat.lastIndex(of: ")") else { return .nan }
         // After "pid (comm)": state is field 3, utime and stime are fields 14 and 15.
         let fields = stat[stat.index(after: end)...].split(separator: " ")
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return .nan }
-        return (user + system) / 100
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// Sends SIGTERM and waits; returns the exit status.
