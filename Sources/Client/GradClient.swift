@@ -68,7 +68,8 @@ public struct GradClient: Sendable {
         return try await call("POST", "/gradients", body: writer.bytes, retry: true) { try GradientsResponse(reading: &$0) }
     }
 
-    /// The gradients of `samples` added up as they are read (see `GradientPartialSum`).
+    /// The gradients of `samples` added up as they are read (see `GradientPartialSum`). A summed
+    /// answer is asked for without per-sample results: the partial sum needs only their loss sum.
     public func gradientSum(_ samples: [Sample], reduce: Reduction, format: TensorFormat, clipNorm: Float? = nil,
                             layout: ParameterLayout) async throws -> GradientPartialSum {
         try await gradientSum(samples.map(EncodedSample.init), reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
@@ -78,7 +79,8 @@ public struct GradClient: Sendable {
     public func gradientSum(_ samples: [EncodedSample], reduce: Reduction, format: TensorFormat, clipNorm: Float? = nil,
                             layout: ParameterLayout) async throws -> GradientPartialSum {
         var writer = JSONWriter()
-        GradientsRequest(samples: [], reduce: reduce, tensorFormat: format, perSampleClipNorm: clipNorm).encode(samples, to: &writer)
+        GradientsRequest(samples: [], reduce: reduce, tensorFormat: format, perSampleClipNorm: clipNorm, results: Self.resultsForm(reduce))
+            .encode(samples, to: &writer)
         return try await call("POST", "/gradients", body: writer.bytes, retry: true) { try GradientPartialSum(reading: &$0, layout: layout) }
     }
 
@@ -88,9 +90,14 @@ public struct GradClient: Sendable {
     public func step(_ gradients: TensorSet?, baseVersion: Int?, parts: [[EncodedSample]], reduce: Reduction, format: TensorFormat,
                      clipNorm: Float?, layout: ParameterLayout) async throws -> StepResponse {
         var writer = JSONWriter()
-        writer.stepRequest(gradients: gradients, version: baseVersion, parts: parts, reduce: reduce, format: format, perSampleClipNorm: clipNorm)
+        writer.stepRequest(gradients: gradients, version: baseVersion, parts: parts, reduce: reduce, format: format, perSampleClipNorm: clipNorm,
+                           results: Self.resultsForm(reduce))
         return try await call("POST", "/step", body: writer.bytes, retry: false) { try StepResponse(reading: &$0, layout: layout) }
     }
+
+    /// What a `GradientPartialSum` needs with each reduction: per-sample gradients come inside
+    /// per-sample results; a sum needs only the count and loss sum.
+    static func resultsForm(_ reduce: Reduction) -> ResultsForm { reduce == .sum ? .sum : .perSample }
 
     /// One optimizer step with `gradients` computed at `baseVersion`; returns the new version.
     /// Without a base version the step is applied unconditionally and never retried.

@@ -33,8 +33,8 @@ extension Trainer {
     /// request failed, or whose answer is older than when it was asked for or newer than the
     /// replicas' version, is computed again now through the replica set (which handles failures).
     func collect(_ prefetch: Prefetch, layout: ParameterLayout, clipNorm: Float?,
-                 on replicas: ReplicaSet) async throws -> (gradients: (sum: [Double], losses: [Double]), version: Int) {
-        guard !prefetch.batch.isEmpty else { return (([Double](repeating: 0, count: layout.count), []), replicas.version) }
+                 on replicas: ReplicaSet) async throws -> (gradients: (sum: [Double], lossSum: Double, samples: Int), version: Int) {
+        guard !prefetch.batch.isEmpty else { return (([Double](repeating: 0, count: layout.count), 0, 0), replicas.version) }
         var answers = [GradientPartialSum?](repeating: nil, count: prefetch.parts.count)
         for (i, task) in prefetch.tasks.enumerated() {
             if let answer = try? await task.value, answer.version >= prefetch.version, answer.version <= replicas.version { answers[i] = answer }

@@ -213,7 +213,7 @@ public final class Trainer: Sendable {
                 return order[batchStart..<min(batchStart + options.batchSize, order.count)].map { encoded[$0] }
             }
             // The next batch and, with one round trip per step, its gradients, computed by the step before.
-            var upcoming: (batch: [EncodedSample], gradients: (sum: [Double], losses: [Double])?)?
+            var upcoming: (batch: [EncodedSample], gradients: (sum: [Double], lossSum: Double, samples: Int)?)?
             // With staleness K: the batches whose gradients are asked for ahead, by index in `remaining`.
             var ahead: [Int: Prefetch] = [:], launched = 0
             defer { for prefetch in ahead.values { prefetch.cancel() } }
@@ -234,7 +234,7 @@ public final class Trainer: Sendable {
                                          position.step + 1, next, maxEpsilon, privacy.delta)
                     break training
                 }
-                let batch: [EncodedSample], gradients: (sum: [Double], losses: [Double])
+                let batch: [EncodedSample], gradients: (sum: [Double], lossSum: Double, samples: Int)
                 // The version the gradients were computed at: the step's base.
                 var base = position.version
                 if let fetched = ahead.removeValue(forKey: index) {
@@ -249,7 +249,7 @@ public final class Trainer: Sendable {
                                                        clipNorm: privacy?.clipNorm, on: replicas)
                 }
                 upcoming = nil
-                let mean: TensorSet, losses = gradients.losses
+                let mean: TensorSet
                 if let privacy {
                     mean = TensorSet(layout: model.layout, storage: privacy.noisyMean(gradients.sum, expectedBatch: options.batchSize, random: &random))
                     position.privateSteps = (position.privateSteps ?? 0) + 1
@@ -257,7 +257,7 @@ public final class Trainer: Sendable {
                     let n = Double(batch.count)
                     mean = TensorSet(layout: model.layout, storage: gradients.sum.map { Float($0 / n) })
                 }
-                position.pendingLossSum = losses.reduce(0, +)
+                position.pendingLossSum = gradients.lossSum
                 report(.position(position))
                 let version: Int, learningRate: Float?
                 let following = index + 1 < remaining.count && options.maxStaleness == 0 ? draw(remaining[index + 1]) : nil
@@ -278,7 +278,7 @@ public final class Trainer: Sendable {
                 try await replicas.probeDropped()
                 report(.step(Step(epoch: epoch, step: position.step, version: base,
                                   // A private step's batch may be empty (noise only): its loss is NaN.
-                                  loss: losses.reduce(0, +) / Double(losses.count),
+                                  loss: gradients.lossSum / Double(gradients.samples),
                                   learningRate: learningRate, epsilon: epsilon(position.privateSteps ?? 0),
                                   samplesDone: min(batchStart + options.batchSize, order.count), samplesPerEpoch: order.count,
                                   seconds: (ContinuousClock.now - started).seconds)))
@@ -413,7 +413,7 @@ public final class Trainer: Sendable {
     /// `/step` on every replica: `mean` applied at `baseVersion`, and the gradient sums of the
     /// `next` batch (cut into the usual parts) at the version that made.
     private func step(_ mean: TensorSet, baseVersion: Int, next: [EncodedSample], layout: ParameterLayout, clipNorm: Float?,
-                      on replicas: ReplicaSet) async throws -> (version: Int, learningRate: Float?, gradients: (sum: [Double], losses: [Double])) {
+                      on replicas: ReplicaSet) async throws -> (version: Int, learningRate: Float?, gradients: (sum: [Double], lossSum: Double, samples: Int)) {
         let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
         let (version, learningRate, answers) = try await replicas.step(mean, baseVersion: baseVersion, parts: split(next, into: partCount), { client, parts in
             let answer = try await client.step(mean, baseVersion: baseVersion, parts: parts, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
@@ -430,22 +430,23 @@ public final class Trainer: Sendable {
     }
 
     /// The parts' sums added in part order (so the total depends on the split, not on who
-    /// answered first), and the losses in sample order.
-    func combine(_ answers: [GradientPartialSum], layout: ParameterLayout) -> (sum: [Double], losses: [Double]) {
+    /// answered first), and so are their loss sums.
+    func combine(_ answers: [GradientPartialSum], layout: ParameterLayout) -> (sum: [Double], lossSum: Double, samples: Int) {
         var total = [Double](repeating: 0, count: layout.count)
-        var losses: [Double] = []
+        var lossSum = 0.0, samples = 0
         for answer in answers {
-            losses += answer.losses.map(Double.init)
+            lossSum += answer.lossSum
+            samples += answer.samples
             for i in total.indices { total[i] += answer.sum[i] }
         }
-        return (total, losses)
+        return (total, lossSum, samples)
     }
 
     /// The sum of the batch's per-sample gradients (each clipped to `clipNorm` by the servers when
-    /// given) in Float64, and the per-sample losses. An empty batch sums to zero.
+    /// given) in Float64, with the sum and count of the losses. An empty batch sums to zero.
     func gradientSums(of batch: [EncodedSample], version: Int, layout: ParameterLayout, clipNorm: Float?,
-                      on replicas: ReplicaSet) async throws -> (sum: [Double], losses: [Double]) {
-        guard !batch.isEmpty else { return ([Double](repeating: 0, count: layout.count), []) }
+                      on replicas: ReplicaSet) async throws -> (sum: [Double], lossSum: Double, samples: Int) {
+        guard !batch.isEmpty else { return ([Double](repeating: 0, count: layout.count), 0, 0) }
         // Each answer is read straight into its own Float64 sum as it arrives; the parts' sums are
         // then added in part order, so the mean depends on the split, not on who answered first.
         let answers = try await partSums(split(batch, into: partCount), version: version, layout: layout, clipNorm: clipNorm, on: replicas)

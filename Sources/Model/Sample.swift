@@ -42,6 +42,14 @@ public struct SampleResults: Sendable, Equatable {
 
     public var count: Int { losses.count }
 
+    /// The losses added in Float64 in sample order: the same number whichever side adds them
+    /// (`SampleResults.lossSum(of:)`).
+    public var lossSum: Double { Self.lossSum(of: losses) }
+
+    public static func lossSum(of losses: some Sequence<Float>) -> Double {
+        losses.reduce(0) { $0 + Double($1) }
+    }
+
     /// The outputs of sample `i`.
     public func outputs(_ i: Int) -> ArraySlice<Float> {
         outputs[(i * outputCount)..<((i + 1) * outputCount)]

@@ -1,16 +1,19 @@
 import Model
 
-/// A `/gradients` answer read the way a trainer uses it: the version, each sample's loss, and
-/// every gradient in the answer (each sample's, or the server's partial sum) added into one
-/// Float64 vector in layout order, with no tensor dictionary per sample.
+/// A `/gradients` answer read the way a trainer uses it: the version, how many samples and the
+/// sum of their losses, and every gradient in the answer (each sample's, or the server's partial
+/// sum) added into one Float64 vector in layout order, with no tensor dictionary per sample.
 public struct GradientPartialSum: Sendable {
     public var version: Int
-    public var losses: [Float]
+    public var samples: Int
+    /// The samples' losses added in Float64 in sample order: read as the server's `loss_sum`, or
+    /// added here from per-sample results in the same order, so both give the same number.
+    public var lossSum: Double
     /// `layout.count` values: the sum of the answer's gradients.
     public var sum: [Double]
 
     public init(reading reader: inout JSONReader, layout: ParameterLayout) throws {
-        var version: Int?, losses: [Float]?, gradients = 0
+        var version: Int?, losses: [Float]?, samples: Int?, lossSum: Double?, gradients = 0
         var sum = [Double](repeating: 0, count: layout.count)
         try reader.readObject { reader, key in
             switch key {
@@ -18,6 +21,8 @@ public struct GradientPartialSum: Sendable {
             case "gradient_sum":
                 try reader.addTensors(layout, into: &sum)
                 gradients += 1
+            case "samples": samples = try reader.readInt(in: 0...Int.max)
+            case "loss_sum": lossSum = try reader.readDouble()
             case "results":
                 var list: [Float] = []
                 try reader.readArray { reader, _ in
@@ -35,11 +40,13 @@ public struct GradientPartialSum: Sendable {
             default: try reader.skipValue()
             }
         }
-        guard let version, let losses, gradients > 0 else {
-            throw reader.invalid("expected version, results, and gradients per sample or gradient_sum")
+        if let losses { (samples, lossSum) = (losses.count, SampleResults.lossSum(of: losses)) }
+        guard let version, let samples, let lossSum, gradients > 0 else {
+            throw reader.invalid("expected version, results or samples and loss_sum, and gradients per sample or gradient_sum")
         }
         self.version = version
-        self.losses = losses
+        self.samples = samples
+        self.lossSum = lossSum
         self.sum = sum
     }
 }

@@ -74,6 +74,14 @@ public struct JSONWriter {
         needsComma = true
     }
 
+    /// A finite Float64 in its shortest round-trip form (Swift's `description`); non-finite as null.
+    public mutating func number(_ value: Double) {
+        separate()
+        guard value.isFinite else { return null() }
+        bytes.append(contentsOf: value.description.utf8)
+        needsComma = true
+    }
+
     public mutating func number(_ value: Int) {
         separate()
         bytes.append(contentsOf: String(value).utf8)

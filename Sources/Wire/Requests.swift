@@ -6,6 +6,20 @@ public enum Reduction: String, Sendable, CaseIterable {
     case sum
 }
 
+/// What an answer with `"reduce": "sum"` says about the samples: each one's loss and output
+/// (`per_sample`, the default), or only how many there were and the sum of their losses (`sum`),
+/// all a trainer needs, in a few bytes instead of two numbers and two keys a sample.
+public enum ResultsForm: String, Sendable, CaseIterable {
+    case perSample = "per_sample"
+    case sum
+
+    /// Per-sample gradients come inside per-sample results, so only a sum may drop them.
+    static func check(_ form: ResultsForm, reduce: Reduction) throws {
+        guard form == .sum, reduce != .sum else { return }
+        throw WireError.invalidField(path: "results", message: "\"sum\" needs \"reduce\": \"sum\" (per-sample gradients come with per-sample results)")
+    }
+}
+
 /// `POST /forward`
 public struct ForwardRequest: Sendable {
     public var samples: [Sample]
@@ -40,12 +54,16 @@ public struct GradientsRequest: Sendable {
     public var tensorFormat: TensorFormat
     /// DP-SGD: scale each sample's whole gradient to L2 norm at most this before it is returned or summed.
     public var perSampleClipNorm: Float?
+    /// With `reduce` sum: per-sample losses and outputs, or only their count and loss sum.
+    public var results: ResultsForm
 
-    public init(samples: [Sample], reduce: Reduction = .none, tensorFormat: TensorFormat = .numbers, perSampleClipNorm: Float? = nil) {
+    public init(samples: [Sample], reduce: Reduction = .none, tensorFormat: TensorFormat = .numbers, perSampleClipNorm: Float? = nil,
+                results: ResultsForm = .perSample) {
         self.samples = samples
         self.reduce = reduce
         self.tensorFormat = tensorFormat
         self.perSampleClipNorm = perSampleClipNorm
+        self.results = results
     }
 
     public init(reading reader: inout JSONReader, sampleLimit: Int) throws {
@@ -53,9 +71,11 @@ public struct GradientsRequest: Sendable {
         var reduce: Reduction?
         var format: TensorFormat?
         var clip: Float?
+        var results = ResultsForm.perSample
         try reader.readObject { reader, key in
             switch key {
             case "per_sample_clip_norm": clip = try reader.readClipNorm()
+            case "results": results = try reader.readEnum(ResultsForm.self)
             case "samples":
                 samples = try reader.readSamples(requireTarget: true, limit: sampleLimit)
             case "reduce":
@@ -66,7 +86,8 @@ public struct GradientsRequest: Sendable {
             }
         }
         guard let samples else { throw reader.invalid("missing field samples (an array of {\"x\": [...], \"t\": ...})") }
-        self.init(samples: samples, reduce: reduce ?? .none, tensorFormat: format ?? .numbers, perSampleClipNorm: clip)
+        try ResultsForm.check(results, reduce: reduce ?? .none)
+        self.init(samples: samples, reduce: reduce ?? .none, tensorFormat: format ?? .numbers, perSampleClipNorm: clip, results: results)
     }
 
     public func encode(to writer: inout JSONWriter) {
@@ -81,6 +102,7 @@ public struct GradientsRequest: Sendable {
             if reduce != .none { w.key("reduce"); w.string(reduce.rawValue) }
             if tensorFormat != .numbers { w.key("tensor_format"); w.string(tensorFormat.rawValue) }
             if let perSampleClipNorm { w.key("per_sample_clip_norm"); w.number(perSampleClipNorm) }
+            if results != .perSample { w.key("results"); w.string(results.rawValue) }
         }
     }
 }
@@ -169,6 +191,7 @@ public struct StepRequest: Sendable {
     public var reduce: Reduction
     public var tensorFormat: TensorFormat
     public var perSampleClipNorm: Float?
+    public var results: ResultsForm
 
     public init(reading reader: inout JSONReader, sampleLimit: Int) throws {
         var gradients: [String: Tensor]?, version: Int?, ifVersion: Int?, parts: [[Sample]]?
@@ -190,10 +213,12 @@ public struct StepRequest: Sendable {
             case "reduce": options.reduce = try reader.readEnum(Reduction.self)
             case "tensor_format": options.tensorFormat = try reader.readEnum(TensorFormat.self)
             case "per_sample_clip_norm": options.perSampleClipNorm = try reader.readClipNorm()
+            case "results": options.results = try reader.readEnum(ResultsForm.self)
             default: try reader.skipValue()
             }
         }
         guard let parts else { throw reader.invalid("missing field parts (an array of sample arrays, each answered like /gradients)") }
+        try ResultsForm.check(options.results, reduce: options.reduce)
         if gradients != nil, version == nil {
             throw reader.invalid("missing field version: the base version the gradients were computed at (a step is never applied blind)")
         }
@@ -204,19 +229,20 @@ public struct StepRequest: Sendable {
         reduce = options.reduce
         tensorFormat = options.tensorFormat
         perSampleClipNorm = options.perSampleClipNorm
+        results = options.results
     }
 }
 
 extension JSONWriter {
     /// The body of a `/step` request, the gradients written straight from their flat storage.
     public mutating func stepRequest(gradients: TensorSet?, version: Int?, parts: [[Sample]], reduce: Reduction,
-                                     format: TensorFormat, perSampleClipNorm: Float?) {
+                                     format: TensorFormat, perSampleClipNorm: Float?, results: ResultsForm = .perSample) {
         stepRequest(gradients: gradients, version: version, parts: parts.map { $0.map(EncodedSample.init) }, reduce: reduce,
-                    format: format, perSampleClipNorm: perSampleClipNorm)
+                    format: format, perSampleClipNorm: perSampleClipNorm, results: results)
     }
 
     public mutating func stepRequest(gradients: TensorSet?, version: Int?, parts: [[EncodedSample]], reduce: Reduction,
-                                     format: TensorFormat, perSampleClipNorm: Float?) {
+                                     format: TensorFormat, perSampleClipNorm: Float?, results: ResultsForm = .perSample) {
         object { w in
             if let gradients {
                 w.key("gradients")
@@ -230,6 +256,7 @@ extension JSONWriter {
             if reduce != .none { w.key("reduce"); w.string(reduce.rawValue) }
             w.key("tensor_format"); w.string(format.rawValue)
             if let perSampleClipNorm { w.key("per_sample_clip_norm"); w.number(perSampleClipNorm) }
+            if results != .perSample { w.key("results"); w.string(results.rawValue) }
         }
     }
 }

@@ -230,16 +230,22 @@ public struct GradientsResponse: Sendable {
     }
 
     public var version: Int
+    /// Empty when the request asked for `"results": "sum"`.
     public var results: [Result]
     /// The summed gradient, when the request asked for `"reduce": "sum"`.
     public var sum: [String: Tensor]?
+    /// With `"results": "sum"`: how many samples, and the sum of their losses in Float64, in sample order.
+    public var samples: Int?
+    public var lossSum: Double?
 
     public init(reading reader: inout JSONReader) throws {
-        var version: Int?, results: [Result]?, sum: [String: Tensor]?
+        var version: Int?, results: [Result]?, sum: [String: Tensor]?, samples: Int?, lossSum: Double?
         try reader.readObject { reader, key in
             switch key {
             case "version": version = try reader.readInt()
             case "gradient_sum": sum = try reader.readTensorMap()
+            case "samples": samples = try reader.readInt(in: 0...Int.max)
+            case "loss_sum": lossSum = try reader.readDouble()
             case "results":
                 var list: [Result] = []
                 try reader.readArray { reader, _ in
@@ -259,10 +265,14 @@ public struct GradientsResponse: Sendable {
             default: try reader.skipValue()
             }
         }
-        guard let version, let results else { throw reader.invalid("expected version and results") }
+        guard let version, results != nil || (samples != nil && lossSum != nil) else {
+            throw reader.invalid("expected version, and results or samples and loss_sum")
+        }
         self.version = version
-        self.results = results
+        self.results = results ?? []
         self.sum = sum
+        self.samples = samples
+        self.lossSum = lossSum
     }
 
     /// Writes per-sample gradients straight from a batch's flat storage.
@@ -287,20 +297,27 @@ public struct GradientsResponse: Sendable {
         }
     }
 
-    /// Writes per-sample losses and outputs with one summed gradient.
+    /// Writes one summed gradient with per-sample losses and outputs, or with `form` sum only the
+    /// number of samples and the sum of their losses (Float64, in sample order).
     public static func encode(version: Int, results: SampleResults, norms: [Double]? = nil, clipNorm: Float? = nil,
-                              sum: TensorSet, format: TensorFormat, to writer: inout JSONWriter) {
+                              sum: TensorSet, format: TensorFormat, form: ResultsForm = .perSample, to writer: inout JSONWriter) {
         writer.object { w in
             w.key("version"); w.number(version)
             w.clipped(norms, clipNorm)
-            w.key("results")
-            w.array { w in
-                for i in 0..<results.count {
-                    w.object { w in
-                        w.result(results, i)
-                        if let norms { w.key("norm"); w.number(Float(norms[i])) }
+            switch form {
+            case .perSample:
+                w.key("results")
+                w.array { w in
+                    for i in 0..<results.count {
+                        w.object { w in
+                            w.result(results, i)
+                            if let norms { w.key("norm"); w.number(Float(norms[i])) }
+                        }
                     }
                 }
+            case .sum:
+                w.key("samples"); w.number(results.count)
+                w.key("loss_sum"); w.number(results.lossSum)
             }
             w.key("gradient_sum"); w.tensors(sum, format: format)
         }

@@ -34,6 +34,26 @@ import Wire
         #expect(after.parameters["W1"]!.data == zip(parameters["W1"]!.data, mean["W1"]!.data).map { $0 - 0.001 * $1 })
     }
 
+    /// `"results": "sum"` drops each sample's loss and output and keeps everything else: the same
+    /// gradient sum, bit for bit, and the losses' Float64 sum in sample order, which is exactly what
+    /// adding the per-sample losses of the other form gives (same values, same order, same type).
+    @Test func aSummedAnswerCanLeaveOutThePerSampleResults() throws {
+        let app = try InProcessApp()
+        var generator = SeededGenerator(seed: 5)
+        let samples = (0..<7).map { _ in Sample(x: (0..<3).map { _ in Float.random(in: -1..<1, using: &generator) }, t: 0.5) }
+        let full = try app("POST", "/gradients", json { GradientsRequest(samples: samples, reduce: .sum).encode(to: &$0) })
+            .decode { try GradientsResponse(reading: &$0) }
+        let response = app("POST", "/gradients", json { GradientsRequest(samples: samples, reduce: .sum, results: .sum).encode(to: &$0) })
+        #expect(response.status == .ok)
+        #expect(!response.text.contains(#""results""#), "\(response.text.prefix(200))")
+        let totals = try response.decode { try GradientsResponse(reading: &$0) }
+        #expect(totals.results.isEmpty)
+        #expect(totals.samples == 7)
+        #expect(totals.lossSum == full.results.reduce(0.0) { $0 + Double($1.loss) })
+        #expect(totals.sum == full.sum)
+        #expect(full.samples == nil && full.lossSum == nil)
+    }
+
     @Test func paramsComeBackBitForBit() throws {
         let app = try InProcessApp { $0.network = .mlp(layers: [4, 5, 3]) }
         let model = try MLP(layers: [4, 5, 3])
@@ -63,6 +83,8 @@ import Wire
         ("POST", "/gradients", #"{"samples": [{"x": [1, 2], "t": 1}]}"#, 422, "shape_mismatch", "samples[0].x: expected [3], got [2]"),
         ("POST", "/gradients", #"{"samples": []}"#, 422, "empty_samples", "samples: expected at least one sample"),
         ("POST", "/gradients", #"{"samples": [{"x": [1, 2, 3]}]}"#, 400, "invalid_field", "samples[0]: missing field t (the target: a number, a class index or a list of numbers)"),
+        ("POST", "/gradients", #"{"samples": [{"x": [1, 2, 3], "t": 1}], "results": "sum"}"#, 400, "invalid_field", #"results: "sum" needs "reduce": "sum" (per-sample gradients come with per-sample results)"#),
+        ("POST", "/gradients", #"{"samples": [{"x": [1, 2, 3], "t": 1}], "reduce": "sum", "results": "all"}"#, 400, "invalid_field", #"results: expected "per_sample" or "sum", got "all""#),
         ("POST", "/forward", #"{"samples": [{"x": [1, 2, "3"]}]}"#, 400, "invalid_field", "samples[0].x[2]: expected a number, got a string"),
         ("POST", "/apply", #"{"gradients": {"W1": {"shape": [3, 2], "data": [1, 2, 3, 4, 5, 6]}}}"#, 422, "shape_mismatch", "W1: expected [3,3], got [3,2]"),
         ("POST", "/apply", #"{"gradients": {"W9": {"shape": [1], "data": [1]}}}"#, 422, "unknown_parameter", "W9: not a parameter of this model (expected one of W1, b1, W2, b2, W3)"),

@@ -14,15 +14,15 @@ import Wire
 
     /// A step answers what `/apply` and then `/gradients` answer, bit for bit: the same apply, and
     /// each part's gradients at the version it made (same code path, inputs and kernel).
-    @Test(arguments: [Reduction.none, .sum])
-    func aStepIsApplyThenGradients(reduce: Reduction) throws {
+    @Test(arguments: [(Reduction.none, ResultsForm.perSample), (.sum, .perSample), (.sum, .sum)])
+    func aStepIsApplyThenGradients(reduce: Reduction, results: ResultsForm) throws {
         let stepped = try InProcessApp { $0.optimizer = OptimizerConfiguration(kind: .adam, learningRate: 0.01) }
         let twice = try InProcessApp { $0.optimizer = OptimizerConfiguration(kind: .adam, learningRate: 0.01) }
         let gradient = try mlp.gradients(of: samples(1, 4), parameters: mlp.makeParameters(.glorot, seed: 42)).mean()
         let parts = [samples(2, 3), samples(3, 2)]
 
         var writer = JSONWriter()
-        writer.stepRequest(gradients: gradient, version: 0, parts: parts, reduce: reduce, format: .b64, perSampleClipNorm: nil)
+        writer.stepRequest(gradients: gradient, version: 0, parts: parts, reduce: reduce, format: .b64, perSampleClipNorm: nil, results: results)
         let step = stepped("POST", "/step", String(decoding: writer.bytes, as: UTF8.self))
         #expect(step.status == .ok, "\(step.text.prefix(300))")
         let answer = try step.decode { try StepResponse(reading: &$0, layout: mlp.layout) }
@@ -31,11 +31,13 @@ import Wire
         let state = try applied.decode { try VersionResponse(reading: &$0) }
         #expect(answer.state == state, "version, digest and learning rate")
         for (i, part) in parts.enumerated() {
+            // Asked with per-sample results: the step's loss sum, if it sent only that, must be their sum.
             let alone = twice("POST", "/gradients", json { GradientsRequest(samples: part, reduce: reduce, tensorFormat: .b64).encode(to: &$0) })
             let expected = try alone.decode { try GradientPartialSum(reading: &$0, layout: mlp.layout) }
             #expect(answer.parts[i].version == 1)
             #expect(answer.parts[i].sum == expected.sum, "part \(i)")
-            #expect(answer.parts[i].losses == expected.losses, "part \(i)")
+            #expect(answer.parts[i].samples == part.count, "part \(i)")
+            #expect(answer.parts[i].lossSum == expected.lossSum, "part \(i)")
         }
         #expect(stepped("GET", "/checkpoint").text == twice("GET", "/checkpoint").text)
     }
@@ -50,6 +52,8 @@ import Wire
             (#"{"gradients": \#(zero), "version": 0, "parts": [[{"x": [1, 2, 3], "t": 1}], [{"x": [1, 2], "t": 1}]]}"#, 422, "parts[1].samples[0].x: expected [3], got [2]"),
             (#"{"gradients": \#(zero), "version": 0, "parts": [[]]}"#, 422, "parts[0]: expected at least one sample"),
             (#"{"version": 0}"#, 400, "missing field parts (an array of sample arrays, each answered like /gradients)"),
+            (#"{"gradients": \#(zero), "version": 0, "parts": [[{"x": [1, 2, 3], "t": 1}]], "results": "sum"}"#, 400,
+             #"results: "sum" needs "reduce": "sum" (per-sample gradients come with per-sample results)"#),
         ] {
             let response = app("POST", "/step", body)
             #expect(response.status.code == status, "\(body)")

@@ -17,17 +17,25 @@ import Testing
         ]}
         """#)
         #expect(perSample.version == 4)
-        #expect(perSample.losses == [1.5, 0.25])
+        #expect(perSample.samples == 2)
+        #expect(perSample.lossSum == 1.75)
         #expect(perSample.sum == [1.5, 1, 4])
         let summed = try read(#"{"version": 4, "results": [{"loss": 2, "output": 0}], "gradient_sum": {"w": {"shape": [2], "data": [1, 2]}, "b": {"shape": [1], "data": [3]}}}"#)
-        #expect(summed.losses == [2])
+        #expect(summed.samples == 1)
+        #expect(summed.lossSum == 2)
         #expect(summed.sum == [1, 2, 3])
+        // `"results": "sum"`: the count and the loss sum as the server wrote them, a Float64 read exactly.
+        let totals = try read(#"{"version": 4, "samples": 3, "loss_sum": 0.30000000000000004, "gradient_sum": {"w": {"shape": [2], "data": [1, 2]}, "b": {"shape": [1], "data": [3]}}}"#)
+        #expect(totals.samples == 3)
+        #expect(totals.lossSum == 0.1 + 0.2)
+        #expect(totals.sum == [1, 2, 3])
     }
 
     @Test(arguments: [
         (#"{"version": 1, "results": [{"loss": 1, "gradients": {"w": {"shape": [2], "data": [1, 2]}}}]}"#, "expected every parameter (w, b), got 1 of 2"),
         (#"{"version": 1, "results": [{"loss": 1, "gradients": {"w": {"shape": [2], "data": [1, 2]}, "b": {"shape": [1], "data": [1]}, "c": {"shape": [1], "data": [1]}}}]}"#, "not a parameter of this model (expected one of w, b)"),
-        (#"{"version": 1, "results": [{"loss": 1}]}"#, "expected version, results, and gradients per sample or gradient_sum"),
+        (#"{"version": 1, "results": [{"loss": 1}]}"#, "expected version, results or samples and loss_sum, and gradients per sample or gradient_sum"),
+        (#"{"version": 1, "samples": 2, "gradient_sum": {"w": {"shape": [2], "data": [1, 2]}, "b": {"shape": [1], "data": [3]}}}"#, "expected version, results or samples and loss_sum, and gradients per sample or gradient_sum"),
     ])
     func answersThatDoNotFitTheModelAreRefused(json: String, message: String) {
         #expect { try read(json) } throws: { error in

@@ -9,7 +9,7 @@ struct GradientsEndpoint: Endpoint {
     func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
         let body = try request.decodeJSON { try GradientsRequest(reading: &$0, sampleLimit: api.limits.maxSamples) }
         let samples = try body.samples.requireSome()
-        let work = GradientWork(reduce: body.reduce, format: body.tensorFormat, clipNorm: body.perSampleClipNorm)
+        let work = GradientWork(reduce: body.reduce, format: body.tensorFormat, clipNorm: body.perSampleClipNorm, results: body.results)
         try work.checkAnswerSize(samples: samples.count, in: api)
         var writer = JSONWriter(capacity: work.capacity(samples: samples.count, in: api))
         try work.answer(samples, at: api.store.snapshot(), in: api, to: &writer)
@@ -23,6 +23,7 @@ struct GradientWork {
     var reduce: Reduction
     var format: TensorFormat
     var clipNorm: Float?
+    var results: ResultsForm
 
     /// Writes the answer for `samples` (validated or not) at `snapshot`.
     func answer(_ samples: [Sample], at snapshot: TrainingStore.Snapshot, in api: APIContext, to writer: inout JSONWriter) throws {
@@ -41,10 +42,11 @@ struct GradientWork {
             let (results, norms, sum) = try api.scratch.with {
                 try network.clippedGradientSum(of: samples, parameters: snapshot.parameters, clipNorm: clipNorm!, chunk: chunk, scratch: $0)
             }
-            GradientsResponse.encode(version: snapshot.version, results: results, norms: norms, clipNorm: clipNorm, sum: sum, format: format, to: &writer)
+            GradientsResponse.encode(version: snapshot.version, results: results, norms: norms, clipNorm: clipNorm, sum: sum, format: format,
+                                     form: self.results, to: &writer)
         case .sum:
             let (results, sum) = try api.scratch.with { try network.gradientSum(of: samples, parameters: snapshot.parameters, scratch: $0) }
-            GradientsResponse.encode(version: snapshot.version, results: results, sum: sum, format: format, to: &writer)
+            GradientsResponse.encode(version: snapshot.version, results: results, sum: sum, format: format, form: self.results, to: &writer)
         }
         api.metrics.samples.increment(by: Int64(samples.count))
     }

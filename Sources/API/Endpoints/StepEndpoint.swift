@@ -14,7 +14,7 @@ struct StepEndpoint: Endpoint {
     func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
         let body = try request.decodeJSON { try StepRequest(reading: &$0, sampleLimit: api.limits.maxSamples) }
         let network = api.store.network
-        let work = GradientWork(reduce: body.reduce, format: body.tensorFormat, clipNorm: body.perSampleClipNorm)
+        let work = GradientWork(reduce: body.reduce, format: body.tensorFormat, clipNorm: body.perSampleClipNorm, results: body.results)
         for (i, part) in body.parts.enumerated() {
             guard !part.isEmpty else {
                 throw APIError(.unprocessableContent, code: "empty_samples", message: "parts[\(i)]: expected at least one sample")
