@@ -1,13 +1,32 @@
 import CBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The few BLAS calls the models need, on row-major Float32 data.
 ///
 /// OpenBLAS runs single-threaded: the server parallelises across requests, and threads
 /// inside one small call would only contend for the same two cores.
 public enum BLAS {
-    private static let singleThreaded: Void = openblas_set_num_threads(1)
+    private static let singleThreaded: Void = {
+        openblas_set_num_threads(1)
+        // OpenBLAS's pthreads build starts a pool of threads when it is loaded, and each spins
+        // (sched_yield) for about 0.1 s waiting for work before it sleeps: gradctl, which never
+        // calls BLAS, lost a core to them in the first 0.1 s of every run. Every call here runs on
+        // its caller's thread, so the pool is stopped. Looked up by name: other builds lack it.
+        if let shutdown = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "blas_thread_shutdown_") {
+            _ = unsafeBitCast(shutdown, to: (@convention(c) () -> Int32).self)()
+        }
+    }()
 
-    static func configure() { _ = singleThreaded }
+    /// One thread per call, and no OpenBLAS thread pool: call first thing in a program.
+    public static func configure() { _ = singleThreaded }
+
+    /// Whether OpenBLAS's thread pool is running (false once `configure` stopped it, or in a build without one).
+    public static var threadPoolIsRunning: Bool {
+        guard let flag = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "blas_server_avail") else { return false }
+        return flag.load(as: Int32.self) != 0
+    }
 
     /// The OpenBLAS kernel in use, such as "Haswell": chosen from the CPU, or by OPENBLAS_CORETYPE.
     public static var coreName: String { String(cString: openblas_get_corename()) }

@@ -13,6 +13,11 @@ struct GradBench: AsyncParsableCommand {
         commandName: "gradbench",
         abstract: "Benchmarks of gradserve's model math, wire format and training loop.",
         subcommands: [ModelMath.self, GraphMath.self, WireFormat.self, Copy.self, InProcess.self, Remote.self, PingPong.self, Floats.self])
+
+    static func main() async {
+        BLAS.configure()  // Before anything else: OpenBLAS's idle thread pool would spin on a core.
+        await main(nil)
+    }
 }
 
 /// Runs `body` repeatedly for at least `seconds` and returns (repetitions, elapsed seconds).

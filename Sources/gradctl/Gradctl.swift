@@ -11,6 +11,11 @@ struct Gradctl: AsyncParsableCommand {
         commandName: "gradctl",
         abstract: "Talk to gradserve servers and train models on them remotely.",
         subcommands: [Health.self, ModelCommand.self, Params.self, Forward.self, Demo.self, Train.self, Predict.self, CheckpointCommand.self])
+
+    static func main() async {
+        BLAS.configure()  // Before anything else: OpenBLAS's idle thread pool would spin on a core.
+        await main(nil)
+    }
 }
 
 /// Options every subcommand that talks to one server shares.

@@ -17,6 +17,11 @@ struct GradserveCommand: ParsableCommand {
         commandName: "gradserve",
         abstract: "Serve a neural network's per-sample gradients and optimizer steps over HTTP/JSON.")
 
+    static func main() {
+        BLAS.configure()  // Before anything else: OpenBLAS's idle thread pool would spin on a core.
+        main(nil)
+    }
+
     @Option(help: ArgumentHelp("IPv4 address to listen on. Anything but loopback exposes the server: put TLS in front.", valueName: "address"))
     var host = "127.0.0.1"
     @Option(help: ArgumentHelp("TCP port to listen on, 0 to 65535; 0 picks a free one (printed on the first line of stdout).", valueName: "port"))

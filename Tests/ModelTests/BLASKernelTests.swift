@@ -13,3 +13,17 @@ import Testing
         #expect(BLAS.coreName.lowercased() == Self.expected?.lowercased())
     }
 }
+
+/// OpenBLAS's pthreads build (the one `make` installs) starts a thread pool when it is loaded,
+/// which spins for about 0.1 s; `BLAS.configure` stops it, since every call runs on its caller.
+@Suite struct BLASThreadPoolTests {
+    @Test func configureStopsOpenBLASsThreadPoolAndCallsStillWork() {
+        BLAS.configure()
+        #expect(!BLAS.threadPoolIsRunning)
+        // y = A x with A = [[1, 2], [3, 4]]: exact in Float32 on every kernel.
+        let a: [Float] = [1, 2, 3, 4], x: [Float] = [1, 1]
+        var y: [Float] = [0, 0]
+        BLAS.gemv(rows: 2, columns: 2, a, x, beta: 0, &y)
+        #expect(y == [3, 7])
+    }
+}
