@@ -149,14 +149,20 @@ public struct Optimizer: Sendable {
         }
         let step = Step(configuration: configuration, lr: learningRate(afterSteps: state.step),
                         t: state.step + 1, scale: scale)
-        // First a dry run that only checks, so that a step which would overflow changes nothing.
+        // Every posted entry's new values are computed into a copy and checked before any is
+        // stored, so that a step which would overflow changes nothing.
+        var results: [Step.Result] = []
         for (entry, values) in update.entries {
-            if let index = step.firstNonFiniteResult(values, entry.range, parameters.storage, state) {
-                throw .nonFinite("\(entry.name): this step would make the value at flat index \(index - entry.offset) non-finite")
+            let result = step.run(values, entry.range, parameters.storage, state)
+            if let index = result.firstNonFinite() {
+                throw .nonFinite("\(entry.name): this step would make the value at flat index \(index) non-finite")
             }
+            results.append(result)
         }
-        for (entry, values) in update.entries {
-            step.run(values, entry.range, &parameters.storage, &state)
+        for (result, (entry, _)) in zip(results, update.entries) {
+            parameters.storage.replaceSubrange(entry.range, with: result.parameters)
+            if !result.first.isEmpty { state.first.replaceSubrange(entry.range, with: result.first) }
+            if !result.second.isEmpty { state.second.replaceSubrange(entry.range, with: result.second) }
         }
         state.step += 1
     }
@@ -173,7 +179,9 @@ extension OptimizerState {
     }
 }
 
-/// The arithmetic of one step on one parameter range.
+/// The arithmetic of one step on one parameter range: one loop per optimizer over raw buffers,
+/// which the compiler vectorises (division and square root included). Each value gets the same
+/// IEEE operations in the same order whatever the lane, so the result is the scalar formula's.
 private struct Step {
     let configuration: OptimizerConfiguration
     let lr: Float
@@ -190,45 +198,63 @@ private struct Step {
         biasCorrection2 = Float(1 - pow(Double(configuration.beta2), Double(t)))
     }
 
-    /// (new parameter, new first moment, new second moment) for gradient `g` at parameter `p`.
-    @inline(__always)
-    func update(g rawGradient: Float, p: Float, m: Float, v: Float) -> (Float, Float, Float) {
-        let g = rawGradient * scale
-        switch configuration.kind {
-        case .sgd:
-            return (p - lr * g, m, v)
-        case .momentum:
-            // v = μ v + g;  p -= lr v
-            let velocity = configuration.momentum * m + g
-            return (p - lr * velocity, velocity, v)
-        case .adam:
-            // m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²;  p -= lr m̂ / (√v̂ + ε)
-            let m = configuration.beta1 * m + (1 - configuration.beta1) * g
-            let v = configuration.beta2 * v + (1 - configuration.beta2) * g * g
-            let mHat = m / biasCorrection1
-            let vHat = v / biasCorrection2
-            return (p - lr * mHat / (vHat.squareRoot() + configuration.epsilon), m, v)
+    /// A range's new parameters and moments (a moment the optimizer does not keep is empty).
+    struct Result {
+        var parameters: [Float]
+        var first: [Float]
+        var second: [Float]
+
+        /// The first position whose parameter or moment is not finite.
+        func firstNonFinite() -> Int? {
+            func allFinite(_ values: [Float]) -> Bool {
+                values.withUnsafeBufferPointer { buffer in buffer.reduce(true) { $0 && $1.isFinite } }
+            }
+            guard !(allFinite(parameters) && allFinite(first) && allFinite(second)) else { return nil }
+            return parameters.indices.first { i in
+                !(parameters[i].isFinite && (first.isEmpty || first[i].isFinite) && (second.isEmpty || second[i].isFinite))
+            }
         }
     }
 
-    func firstNonFiniteResult(_ values: [Float], _ range: Range<Int>, _ parameters: [Float], _ state: OptimizerState) -> Int? {
-        for (k, i) in range.enumerated() {
-            let (p, m, v) = update(g: values[k], p: parameters[i],
-                                   m: state.first.isEmpty ? 0 : state.first[i],
-                                   v: state.second.isEmpty ? 0 : state.second[i])
-            if !(p.isFinite && m.isFinite && v.isFinite) { return i }
+    func run(_ gradient: [Float], _ range: Range<Int>, _ parameters: [Float], _ state: OptimizerState) -> Result {
+        var result = Result(parameters: Array(parameters[range]),
+                            first: state.first.isEmpty ? [] : Array(state.first[range]),
+                            second: state.second.isEmpty ? [] : Array(state.second[range]))
+        let (lr, scale) = (lr, scale)
+        gradient.withUnsafeBufferPointer { g in
+            result.parameters.withUnsafeMutableBufferPointer { p in
+                switch configuration.kind {
+                case .sgd:
+                    for i in 0..<p.count { p[i] = p[i] - lr * (g[i] * scale) }
+                case .momentum:
+                    // v = μ v + g;  p -= lr v
+                    let momentum = configuration.momentum
+                    result.first.withUnsafeMutableBufferPointer { v in
+                        for i in 0..<p.count {
+                            let velocity = momentum * v[i] + g[i] * scale
+                            v[i] = velocity
+                            p[i] = p[i] - lr * velocity
+                        }
+                    }
+                case .adam:
+                    // m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²;  p -= lr m̂ / (√v̂ + ε)
+                    let (beta1, beta2, epsilon) = (configuration.beta1, configuration.beta2, configuration.epsilon)
+                    let (correction1, correction2) = (biasCorrection1, biasCorrection2)
+                    result.first.withUnsafeMutableBufferPointer { m in
+                        result.second.withUnsafeMutableBufferPointer { v in
+                            for i in 0..<p.count {
+                                let gi = g[i] * scale
+                                let mi = beta1 * m[i] + (1 - beta1) * gi
+                                let vi = beta2 * v[i] + (1 - beta2) * gi * gi
+                                m[i] = mi
+                                v[i] = vi
+                                p[i] = p[i] - lr * (mi / correction1) / ((vi / correction2).squareRoot() + epsilon)
+                            }
+                        }
+                    }
+                }
+            }
         }
-        return nil
-    }
-
-    func run(_ values: [Float], _ range: Range<Int>, _ parameters: inout [Float], _ state: inout OptimizerState) {
-        let hasFirst = !state.first.isEmpty, hasSecond = !state.second.isEmpty
-        for (k, i) in range.enumerated() {
-            let (p, m, v) = update(g: values[k], p: parameters[i],
-                                   m: hasFirst ? state.first[i] : 0, v: hasSecond ? state.second[i] : 0)
-            parameters[i] = p
-            if hasFirst { state.first[i] = m }
-            if hasSecond { state.second[i] = v }
-        }
+        return result
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Model
 
@@ -81,6 +82,67 @@ import Testing
                                 to: &parameters, state: &state)
         }
         #expect(parameters == before.0 && state == before.1)
+    }
+
+    /// The step runs as vectorised loops over whole ranges; each value must still get exactly the
+    /// scalar formula's IEEE operations (no reassociation, no fused multiply-add), so the result is
+    /// compared bit for bit with the formula written out here, over 1,003 values (not a multiple of
+    /// any vector width, so the loops' tails run too), three steps, with and without clipping.
+    @Test(arguments: [OptimizerConfiguration.Kind.sgd, .momentum, .adam], [nil, Float(0.5)])
+    func stepsAreTheScalarFormulaBitForBit(kind: OptimizerConfiguration.Kind, clipNorm: Float?) throws {
+        let configuration = OptimizerConfiguration(kind: kind, learningRate: 0.01, momentum: 0.9, clipNorm: clipNorm)
+        let optimizer = try Optimizer(configuration)
+        let layout = ParameterLayout([("a", [1000]), ("b", [3])])
+        var generator = SeededGenerator(seed: 7)
+        let initial = (0..<layout.count).map { _ in Float.random(in: -1..<1, using: &generator) }
+        var parameters = TensorSet(layout: layout, storage: initial)
+        var state = optimizer.makeState(for: layout)
+        var (p, m, v) = (initial, [Float](repeating: 0, count: layout.count), [Float](repeating: 0, count: layout.count))
+        for t in 1...3 {
+            let g = (0..<layout.count).map { _ in Float.random(in: -2..<2, using: &generator) }
+            let lr = optimizer.learningRate(afterSteps: t - 1)
+            let update = try GradientUpdate(layout: layout, tensors: ["a": Tensor(shape: [1000], data: Array(g[..<1000])),
+                                                                      "b": Tensor(shape: [3], data: Array(g[1000...]))])
+            let norm = update.norm
+            let scale: Float = clipNorm.map { norm > Double($0) ? Float(Double($0) / norm) : 1 } ?? 1
+            let c1 = Float(1 - pow(Double(configuration.beta1), Double(t))), c2 = Float(1 - pow(Double(configuration.beta2), Double(t)))
+            for i in p.indices {
+                let gi = g[i] * scale
+                switch kind {
+                case .sgd:
+                    p[i] = p[i] - lr * gi
+                case .momentum:
+                    m[i] = configuration.momentum * m[i] + gi
+                    p[i] = p[i] - lr * m[i]
+                case .adam:
+                    m[i] = configuration.beta1 * m[i] + (1 - configuration.beta1) * gi
+                    v[i] = configuration.beta2 * v[i] + (1 - configuration.beta2) * gi * gi
+                    let mHat = m[i] / c1, vHat = v[i] / c2
+                    p[i] = p[i] - lr * mHat / (vHat.squareRoot() + configuration.epsilon)
+                }
+            }
+            try optimizer.apply(update, to: &parameters, state: &state)
+            #expect(parameters.storage.map(\.bitPattern) == p.map(\.bitPattern), "step \(t)")
+            if kind != .sgd { #expect(state.first.map(\.bitPattern) == m.map(\.bitPattern), "step \(t)") }
+            if kind == .adam { #expect(state.second.map(\.bitPattern) == v.map(\.bitPattern), "step \(t)") }
+        }
+    }
+
+    /// The refusal names the first value that would overflow, by its index in its tensor.
+    @Test func anOverflowIsNamedByItsIndexInItsTensor() throws {
+        let optimizer = try Optimizer(OptimizerConfiguration(kind: .sgd, learningRate: 1e30))
+        let layout = ParameterLayout([("a", [5]), ("b", [100])])
+        var parameters = TensorSet(layout: layout, storage: [Float](repeating: 1, count: 105))
+        var state = optimizer.makeState(for: layout)
+        var b = [Float](repeating: 1, count: 100)
+        b[37] = 1e10
+        b[80] = 1e10
+        #expect(throws: ModelError.nonFinite("b: this step would make the value at flat index 37 non-finite")) {
+            try optimizer.apply(GradientUpdate(layout: layout, tensors: ["a": Tensor(shape: [5], data: [1, 1, 1, 1, 1]),
+                                                                        "b": Tensor(shape: [100], data: b)]),
+                                to: &parameters, state: &state)
+        }
+        #expect(parameters.storage == [Float](repeating: 1, count: 105), "the entry before it is left alone too")
     }
 
     @Test(arguments: [
