@@ -97,7 +97,7 @@ extension Network {
             let row = gradients + i * layout.count
             row.initialize(repeating: 0, count: layout.count)
             let loss = accumulateGradient(of: sample, parameters: parameters, into: row, outputs: outputs + i * outputCount, scratch: scratch)
-            guard loss.isFinite, UnsafeBufferPointer(start: row, count: layout.count).allSatisfy(\.isFinite) else {
+            guard loss.isFinite, UnsafeBufferPointer(start: row, count: layout.count).allFinite else {
                 throw .nonFinite("samples[\(i)]: the loss or its gradient overflows Float32 at these parameters")
             }
             losses.append(loss)

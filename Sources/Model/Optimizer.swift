@@ -206,10 +206,7 @@ private struct Step {
 
         /// The first position whose parameter or moment is not finite.
         func firstNonFinite() -> Int? {
-            func allFinite(_ values: [Float]) -> Bool {
-                values.withUnsafeBufferPointer { buffer in buffer.reduce(true) { $0 && $1.isFinite } }
-            }
-            guard !(allFinite(parameters) && allFinite(first) && allFinite(second)) else { return nil }
+            guard !(parameters.allFinite && first.allFinite && second.allFinite) else { return nil }
             return parameters.indices.first { i in
                 !(parameters[i].isFinite && (first.isEmpty || first[i].isFinite) && (second.isEmpty || second[i].isFinite))
             }
