@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "CommandSupportTests", dependencies: ["CommandSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard", "Checksums"]),
-        .testTarget(name: "APITests", dependencies: ["API", "HTTP", "Training", "Wire", "Model", "TestSupport"]),
+        .testTarget(name: "APITests", dependencies: ["API", "HTTP", "Training", "Wire", "Model", "Locking", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: ["API", "HTTP", "Training", "Wire", "Model", "Locking", "TestSupport", "FuzzTargets", "gradserve"]),
         .testTarget(name: "ClientTests", dependencies: ["Client", "Wire", "Model", "TestSupport", "gradserve", "gradctl"]),
     ]

@@ -1,3 +1,5 @@
+import HTTP
+import Logging
 import Model
 import Training
 
@@ -9,12 +11,36 @@ final class APIContext: Sendable {
     let limits: RequestLimits
     let metrics: ServerMetrics
     let scratch: ScratchPool
+    let logger: Logger
 
-    init(store: TrainingStore, network: NetworkConfiguration, limits: RequestLimits, metrics: ServerMetrics, scratch: ScratchPool) {
+    init(store: TrainingStore, network: NetworkConfiguration, limits: RequestLimits, metrics: ServerMetrics, scratch: ScratchPool,
+         logger: Logger) {
         self.store = store
         self.network = network
         self.limits = limits
         self.metrics = metrics
         self.scratch = scratch
+        self.logger = logger
+    }
+
+    /// The answer `work` makes for `request`, or the error it throws as an answer; counted in the
+    /// metrics from `started`. Every answer goes through here, deferred ones too.
+    func answer(_ request: HTTPRequest, started: ContinuousClock.Instant, _ work: () throws -> HTTPResponse) -> HTTPResponse {
+        let response: HTTPResponse
+        do {
+            response = try work()
+        } catch let error as ModelError {
+            // The model names a sample's parts in its own terms; the client sees its JSON fields.
+            response = error.withWireNames.response()
+        } catch let error as any HTTPResponseError {
+            response = error.response()
+        } catch {
+            logger.error("unexpected error", metadata: ["path": "\(request.head.path)", "error": "\(error)"])
+            response = APIError(.internalServerError, code: "internal_error", message: "internal error").response()
+        }
+        if !response.isDeferred {
+            metrics.record(path: metrics.label(for: request.head.path), status: response.status.code, duration: ContinuousClock.now - started)
+        }
+        return response
     }
 }

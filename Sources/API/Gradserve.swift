@@ -33,6 +33,9 @@ public struct RequestLimits: Sendable {
     /// Most gradient values one per-sample `/gradients` answer may hold (samples x parameters):
     /// the answer is built in memory, so this bounds what one request can make the server allocate.
     public var maxGradientValues = 1 << 25
+    /// How long a `/step` sent ahead of its turn (its `if_version` up to `max_staleness` ahead of
+    /// the current version) waits for the steps before it, before it is refused with 409.
+    public var stepWait: Duration = .seconds(10)
 
     public init() {}
 }

@@ -31,28 +31,15 @@ public final class GradserveApp: HTTPHandler {
         self.logger = logger
         let metrics = ServerMetrics(paths: router.paths)
         metrics.version.set(Int64(store.snapshot().version))
-        api = APIContext(store: store, network: network, limits: limits, metrics: metrics, scratch: scratch)
+        api = APIContext(store: store, network: network, limits: limits, metrics: metrics, scratch: scratch, logger: logger)
     }
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
-        let started = ContinuousClock.now
-        let response: HTTPResponse
-        do {
+        api.answer(request, started: ContinuousClock.now) {
             let endpoint = try router.route(method: request.head.method, path: request.head.path)
             try authorize(endpoint, request)
-            response = try endpoint.respond(to: request, in: api)
-        } catch let error as ModelError {
-            // The model names a sample's parts in its own terms; the client sees its JSON fields.
-            response = error.withWireNames.response()
-        } catch let error as any HTTPResponseError {
-            response = error.response()
-        } catch {
-            logger.error("unexpected error", metadata: ["path": "\(request.head.path)", "error": "\(error)"])
-            response = APIError(.internalServerError, code: "internal_error", message: "internal error").response()
+            return try endpoint.respond(to: request, in: api)
         }
-        api.metrics.record(path: api.metrics.label(for: request.head.path), status: response.status.code,
-                           duration: ContinuousClock.now - started)
-        return response
     }
 
     public func failureResponse(status: HTTPStatus, message: String) -> HTTPResponse {

@@ -87,11 +87,13 @@ public struct GradClient: Sendable {
     /// `/step`: applies `gradients` (if any) at `baseVersion`, then computes each of `parts` at the
     /// new version, in one round trip. Not retried: a step whose answer is lost is settled by the
     /// replica set, as an `/apply` without an answer is.
-    public func step(_ gradients: TensorSet?, baseVersion: Int?, parts: [[EncodedSample]], reduce: Reduction, format: TensorFormat,
-                     clipNorm: Float?, layout: ParameterLayout) async throws -> StepResponse {
+    /// With `ifVersion` the step lands only on that version, and a server started with
+    /// `--max-staleness` lets it wait there for the steps before it (pipelined staleness).
+    public func step(_ gradients: TensorSet?, baseVersion: Int?, ifVersion: Int? = nil, parts: [[EncodedSample]], reduce: Reduction,
+                     format: TensorFormat, clipNorm: Float?, layout: ParameterLayout) async throws -> StepResponse {
         var writer = JSONWriter()
-        writer.stepRequest(gradients: gradients, version: baseVersion, parts: parts, reduce: reduce, format: format, perSampleClipNorm: clipNorm,
-                           results: Self.resultsForm(reduce))
+        writer.stepRequest(gradients: gradients, version: baseVersion, ifVersion: ifVersion, parts: parts, reduce: reduce, format: format,
+                           perSampleClipNorm: clipNorm, results: Self.resultsForm(reduce))
         return try await call("POST", "/step", body: writer.bytes, retry: false) { try StepResponse(reading: &$0, layout: layout) }
     }
 

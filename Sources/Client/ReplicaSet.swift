@@ -51,6 +51,9 @@ final class ReplicaSet {
         }
     }
 
+    /// Every live replica acknowledged the step that made `version` (with one state).
+    func acknowledge(_ version: Int) { self.version = version }
+
     func drop(_ index: Int, because reason: String, probeAt: ContinuousClock.Instant? = nil) {
         replicas[index].lastError = reason
         replicas[index].nextProbe = probeAt ?? ContinuousClock.now + probeInterval
@@ -289,19 +292,21 @@ final class ReplicaSet {
         return liveIndices
     }
 
-    /// With no live replica: probes them all until one answers at the last acknowledged version,
-    /// or at most `acceptingUpTo` (a step in flight that landed), for up to `waitForServers`.
-    /// Returns the version it found; the replicas that answered are brought in line with it.
-    private func recover(acceptingUpTo highest: Int) async throws -> Int {
+    /// With no live replica, or steps in flight whose fate is unknown: probes them all until one
+    /// answers at the last acknowledged version, or at most `acceptingUpTo` (steps in flight that
+    /// landed), for up to `waitForServers`. Returns the highest such version it found; the replicas
+    /// that answered are brought in line with it.
+    func recover(acceptingUpTo highest: Int) async throws -> Int {
         let deadline = ContinuousClock.now + waitForServers
-        report(.waiting(seconds: waitForServers.seconds))
+        var reported = false
         while true {
             var answers: [(replica: Int, health: HealthResponse)] = []
             for index in replicas.indices {
                 do {
                     answers.append((index, try await replicas[index].probe.health()))
                 } catch {
-                    replicas[index].lastError = "\(error)"
+                    // A live replica that does not answer takes no further part until a probe finds it back.
+                    if replicas[index].live { drop(index, because: "\(error)") } else { replicas[index].lastError = "\(error)" }
                 }
             }
             let usable = answers.filter { (version...highest).contains($0.health.version) }
@@ -322,6 +327,10 @@ final class ReplicaSet {
             guard ContinuousClock.now < deadline else {
                 let reasons = replicas.map { "\($0.client.baseURL): \($0.lastError)" }.joined(separator: "; ")
                 throw TrainingError.noLiveServers("no server came back at version \(version) or later within \(Int(waitForServers.seconds)) s: \(reasons)")
+            }
+            if !reported {
+                report(.waiting(seconds: waitForServers.seconds))
+                reported = true
             }
             try await Task.sleep(for: probeInterval)
         }

@@ -65,6 +65,8 @@ public final class Trainer: Sendable {
         public var epochLossSum = 0.0
         /// The step being applied: the sum of its batch's losses.
         public var pendingLossSum: Double?
+        /// With staleness, the steps sent after it and not yet acknowledged, in order: the sums of their batches' losses.
+        public var queuedLossSums: [Double]?
         /// Private training: steps whose noisy gradient was sent, landed or not (what the
         /// accountant counts, so that a resumed run never spends privacy twice).
         public var privateSteps: Int?
@@ -214,30 +216,98 @@ public final class Trainer: Sendable {
             }
             // The next batch and, with one round trip per step, its gradients, computed by the step before.
             var upcoming: (batch: [EncodedSample], gradients: (sum: [Double], lossSum: Double, samples: Int)?)?
+            let staleness = options.maxStaleness
+            // With staleness K and `/step`, steps are pipelined (Trainer+Staleness.swift): up to K + 1
+            // in flight, each computing the gradients of the batch K + 1 after its own, which land
+            // here by batch index. The first K + 1 batches' gradients are asked for ahead instead.
+            let pipelined = staleness > 0 && options.oneRoundTrip
+            var inFlight: [SentStep] = []
+            var fromSteps: [Int: (batch: [EncodedSample], gradients: (sum: [Double], lossSum: Double, samples: Int), base: Int)] = [:]
             // With staleness K: the batches whose gradients are asked for ahead, by index in `remaining`.
             var ahead: [Int: Prefetch] = [:], launched = 0
-            defer { for prefetch in ahead.values { prefetch.cancel() } }
+            defer {
+                for prefetch in ahead.values { prefetch.cancel() }
+                for step in inFlight { step.task.cancel() }
+            }
             /// Asks for the gradients of the batches up to `index + K` that are not asked for yet. At the
             /// current version v, a batch up to K steps ahead is applied at a version at most v + K.
             func launch(through index: Int) {
-                guard options.maxStaleness > 0 else { return }
-                while launched < remaining.count, launched <= index + options.maxStaleness {
+                guard staleness > 0 else { return }
+                while launched < remaining.count, launched <= index + staleness {
                     ahead[launched] = prefetch(draw(remaining[launched]), version: position.version, layout: model.layout,
                                                clipNorm: privacy?.clipNorm, on: replicas)
                     launched += 1
                 }
             }
-            launch(through: 0)
-            for (index, batchStart) in remaining.enumerated() {
+            /// Asks for the gradients of batches `start...start + K` at the current version; pipelined,
+            /// waits for them all before the first step is sent, so that each is computed at that
+            /// version (no step is in flight yet) and is applied at most K steps later.
+            func begin(at start: Int) async throws {
+                launch(through: start)
+                guard pipelined else { return }
+                for i in start..<launched {
+                    let fetched = ahead.removeValue(forKey: i)!
+                    let (gradients, base) = try await collect(fetched, layout: model.layout, clipNorm: privacy?.clipNorm, on: replicas)
+                    fromSteps[i] = (fetched.batch, gradients, base)
+                }
+            }
+            try await begin(at: 0)
+            /// A step landed, making `version`: the run moves on, and says so.
+            func landed(_ version: Int, learningRate: Float?, batchStart: Int, gradients: (sum: [Double], lossSum: Double, samples: Int),
+                        base: Int) async throws {
+                position.advance(to: version)
+                report(.position(position))
+                if inFlight.isEmpty { try await replicas.probeDropped() }
+                report(.step(Step(epoch: epoch, step: position.step, version: base,
+                                  // A private step's batch may be empty (noise only): its loss is NaN.
+                                  loss: gradients.lossSum / Double(gradients.samples),
+                                  learningRate: learningRate, epsilon: epsilon(position.privateSteps ?? 0),
+                                  samplesDone: min(batchStart + options.batchSize, order.count), samplesPerEpoch: order.count,
+                                  seconds: (ContinuousClock.now - started).seconds)))
+            }
+            var index = 0, stopping = false
+            while index < remaining.count && !stopping || !inFlight.isEmpty {
+                guard index < remaining.count, !stopping, inFlight.count <= staleness || !pipelined else {
+                    // Pipelined: the oldest step in flight must land before another is sent.
+                    let oldest = inFlight.removeFirst()
+                    switch try await complete(oldest, after: inFlight, layout: model.layout, on: replicas) {
+                    case .landed(let learningRate, let next):
+                        try await landed(oldest.ifVersion + 1, learningRate: learningRate, batchStart: oldest.batchStart,
+                                         gradients: oldest.gradients, base: oldest.base)
+                        if let next { fromSteps[next.index] = (next.batch, next.gradients, oldest.ifVersion + 1) }
+                    case .settled(let count):
+                        // Something failed: every step was drained, and `count` of them landed (the oldest first).
+                        for step in ([oldest] + inFlight).prefix(count) {
+                            try await landed(step.ifVersion + 1, learningRate: nil, batchStart: step.batchStart, gradients: step.gradients,
+                                             base: step.base)
+                        }
+                        // The rest start again from the batch after the last that landed, as at an epoch's start.
+                        index = (count == 0 ? oldest.index : ([oldest] + inFlight)[count - 1].index + 1)
+                        inFlight = []
+                        fromSteps = [:]
+                        for prefetch in ahead.values { prefetch.cancel() }
+                        (ahead, launched) = ([:], index)
+                        (position.pendingLossSum, position.queuedLossSums) = (nil, nil)
+                        report(.position(position))
+                        try await replicas.probeDropped()
+                        try await begin(at: index)
+                    }
+                    if options.shouldStop() { stopping = true }
+                    continue
+                }
+                let batchStart = remaining[index]
                 if let privacy, let maxEpsilon = privacy.maxEpsilon, let next = epsilon((position.privateSteps ?? 0) + 1), next > maxEpsilon {
                     privacyStop = String(format: "stopped before step %d: it would spend ε = %.4f, above the largest allowed, %.4f (δ = %g)",
-                                         position.step + 1, next, maxEpsilon, privacy.delta)
-                    break training
+                                         position.step + inFlight.count + 1, next, maxEpsilon, privacy.delta)
+                    stopping = true
+                    continue
                 }
                 let batch: [EncodedSample], gradients: (sum: [Double], lossSum: Double, samples: Int)
                 // The version the gradients were computed at: the step's base.
                 var base = position.version
-                if let fetched = ahead.removeValue(forKey: index) {
+                if let computed = fromSteps.removeValue(forKey: index) {
+                    (batch, gradients, base) = computed
+                } else if let fetched = ahead.removeValue(forKey: index) {
                     batch = fetched.batch
                     (gradients, base) = try await collect(fetched, layout: model.layout, clipNorm: privacy?.clipNorm, on: replicas)
                 } else if let ready = upcoming?.gradients {
@@ -257,11 +327,21 @@ public final class Trainer: Sendable {
                     let n = Double(batch.count)
                     mean = TensorSet(layout: model.layout, storage: gradients.sum.map { Float($0 / n) })
                 }
-                position.pendingLossSum = gradients.lossSum
+                position.send(lossSum: gradients.lossSum)
                 report(.position(position))
+                if pipelined {
+                    // The step lands on version v + (steps in flight); it computes the batch K + 1 after its own.
+                    let later = index + staleness + 1
+                    let next = later < remaining.count ? (later, draw(remaining[later])) : nil
+                    inFlight.append(sendStep(mean, index: index, batchStart: batchStart, gradients: gradients, base: base,
+                                             ifVersion: position.version + inFlight.count, next: next, layout: model.layout,
+                                             clipNorm: privacy?.clipNorm, on: replicas))
+                    index += 1
+                    continue
+                }
                 let version: Int, learningRate: Float?
-                let following = index + 1 < remaining.count && options.maxStaleness == 0 ? draw(remaining[index + 1]) : nil
-                if options.maxStaleness > 0 {
+                let following = index + 1 < remaining.count && staleness == 0 ? draw(remaining[index + 1]) : nil
+                if staleness > 0 {
                     (version, learningRate) = try await replicas.apply(mean, baseVersion: base, format: options.tensorFormat)
                 } else if options.oneRoundTrip, let following, !following.isEmpty {
                     let next = try await step(mean, baseVersion: position.version, next: following, layout: model.layout,
@@ -272,18 +352,13 @@ public final class Trainer: Sendable {
                     (version, learningRate) = try await replicas.apply(mean, baseVersion: position.version, format: options.tensorFormat)
                     upcoming = following.map { ($0, nil) }
                 }
-                position.advance(to: version)
-                report(.position(position))
+                try await landed(version, learningRate: learningRate, batchStart: batchStart, gradients: gradients, base: base)
                 launch(through: index + 1)
-                try await replicas.probeDropped()
-                report(.step(Step(epoch: epoch, step: position.step, version: base,
-                                  // A private step's batch may be empty (noise only): its loss is NaN.
-                                  loss: gradients.lossSum / Double(gradients.samples),
-                                  learningRate: learningRate, epsilon: epsilon(position.privateSteps ?? 0),
-                                  samplesDone: min(batchStart + options.batchSize, order.count), samplesPerEpoch: order.count,
-                                  seconds: (ContinuousClock.now - started).seconds)))
-                if options.shouldStop() { throw TrainingError.interrupted(position) }
+                index += 1
+                if options.shouldStop() { stopping = true }
             }
+            if stopping, privacyStop == nil { throw TrainingError.interrupted(position) }
+            if privacyStop != nil { break training }
             let elapsed = (ContinuousClock.now - started).seconds
             // With private training, the losses of the samples drawn over N: an unbiased estimate of the mean.
             var summary = EpochSummary(epoch: epoch, meanLoss: position.epochLossSum / Double(order.count),
@@ -324,15 +399,20 @@ public final class Trainer: Sendable {
     /// once the servers' version tells whether the step in flight when the run stopped landed.
     private func resumePosition(at version: Int) throws -> Position {
         guard var position = options.resume else { return Position(version: version) }
-        if position.pendingLossSum != nil, version == position.version + 1 {
-            // The step in flight when the run stopped landed.
-            position.advance(to: version)
+        let inFlight = position.stepsInFlight
+        if (position.version + 1...position.version + max(inFlight, 1)).contains(version), inFlight > 0 {
+            // The steps in flight when the run stopped landed, this many of them, in order.
+            while position.version < version { position.advance(to: position.version + 1) }
         } else if version != position.version {
+            let flight = switch inFlight {
+            case 0: ""
+            case 1: " with the step to \(position.version + 1) in flight"
+            default: " with the steps to \(position.version + 1)...\(position.version + inFlight) in flight"
+            }
             throw TrainingError.cannotResume("the servers are at version \(version), but the run stopped at version \(position.version)"
-                + (position.pendingLossSum == nil ? "" : " with the step to \(position.version + 1) in flight")
-                + ": did another client train them?")
+                + flight + ": did another client train them?")
         }
-        position.pendingLossSum = nil
+        (position.pendingLossSum, position.queuedLossSums) = (nil, nil)
         return position
     }
 
@@ -498,14 +578,23 @@ extension Duration {
 }
 
 extension Trainer.Position {
-    /// The pending step landed, making `version`.
+    /// The pending step (the first of those in flight) landed, making `version`.
     mutating func advance(to version: Int) {
         epochLossSum += pendingLossSum ?? 0
-        pendingLossSum = nil
+        pendingLossSum = queuedLossSums?.first
+        queuedLossSums = queuedLossSums.flatMap { $0.count > 1 ? Array($0.dropFirst()) : nil }
         self.version = version
         batch += 1
         step += 1
     }
+
+    /// A step sent, with the sum of its batch's losses: it is in flight until it lands (`advance`).
+    mutating func send(lossSum: Double) {
+        if pendingLossSum == nil { pendingLossSum = lossSum } else { queuedLossSums = (queuedLossSums ?? []) + [lossSum] }
+    }
+
+    /// Steps sent and not yet known to have landed.
+    var stepsInFlight: Int { (pendingLossSum == nil ? 0 : 1) + (queuedLossSums?.count ?? 0) }
 }
 
 extension Trainer.Evaluation {

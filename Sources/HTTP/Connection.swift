@@ -12,7 +12,8 @@ final class Connection {
         case head(started: Int64)
         /// The head is parsed; waiting for `head.contentLength` body bytes.
         case body(HTTPRequestHead, started: Int64)
-        /// The request is with a worker thread; later requests wait, so answers keep their order.
+        /// The request is with a worker thread, or its answer was deferred; later requests wait,
+        /// so answers keep their order.
         case handling(HTTPRequestHead)
         /// The last response is out and our side is shut; reading and dropping what the client
         /// still sends, so that the close does not reset the response away (a "lingering close").
@@ -137,7 +138,7 @@ final class Connection {
             guard input.count - inputStart >= head.contentLength else { return false }
             let body = Array(input[inputStart..<(inputStart + head.contentLength)])
             inputStart += head.contentLength
-            let request = HTTPRequest(head: head, body: body)
+            let request = HTTPRequest(head: head, body: body, resumer: context.resumeSink.map { HTTPResumer(token: token, sink: $0) })
             if head.contentLength >= context.offloadBodyBytes {
                 // A large body means real work: leave the loop free for the other connections.
                 phase = .handling(head)
@@ -149,7 +150,12 @@ final class Connection {
                 return true
             }
             phase = .idle
-            finish(head, with: handler.handle(request), context: context)
+            let response = handler.handle(request)
+            if response.isDeferred {
+                phase = .handling(head)
+                return false
+            }
+            finish(head, with: response, context: context)
             return true
         case .handling, .lingering:
             return false
@@ -162,7 +168,8 @@ final class Connection {
                 includeBody: head.method != "HEAD")
     }
 
-    /// The answer a worker thread computed for the request in `.handling`; then the next requests.
+    /// The answer a worker thread computed, or a deferred answer, for the request in `.handling`;
+    /// then the next requests.
     func complete(with response: HTTPResponse, handler: some HTTPHandler, context: LoopContext) {
         guard case .handling(let head) = phase, !isClosed else { return }
         phase = .idle

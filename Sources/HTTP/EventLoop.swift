@@ -24,7 +24,8 @@ final class EventLoop: @unchecked Sendable {
     private var acceptPausedUntil: Int64?
     private var nextSweep: Int64 = 0
     private let stopRequested = Atomic<Bool>(false)
-    /// Answers that worker threads computed, by connection token, waiting for this loop.
+    /// Answers that worker threads computed, and deferred answers (`HTTPResumer`), by connection
+    /// token, waiting for this loop.
     private let finished = Locked<[Answer]>([])
     private typealias Answer = (token: UInt64, response: HTTPResponse)
 
@@ -44,10 +45,17 @@ final class EventLoop: @unchecked Sendable {
         let (handler, epoll, finished) = (handler, epoll, finished)
         context.offload = { request, token in
             workers.submit {
-                let response = handler.handle(request)
-                finished.withLock { $0.append((token, response)) }
-                epoll.wake()
+                AfterAnswer.answering {
+                    let response = handler.handle(request)
+                    guard !response.isDeferred else { return }
+                    finished.withLock { $0.append((token, response)) }
+                    epoll.wake()
+                }
             }
+        }
+        context.resumeSink = { token, response in
+            finished.withLock { $0.append((token, response)) }
+            epoll.wake()
         }
     }
 
@@ -71,7 +79,7 @@ final class EventLoop: @unchecked Sendable {
             var first = true
             let count = epoll.wait(timeout: timeout) { token, readable, writable, hangup in
                 if first { poll.endWait(at: BusyPoll.now()); first = false }
-                event(token: token, readable: readable, writable: writable, hangup: hangup)
+                AfterAnswer.answering { event(token: token, readable: readable, writable: writable, hangup: hangup) }
             }
             if count > 0 {
                 poll.beginWait(at: BusyPoll.now())

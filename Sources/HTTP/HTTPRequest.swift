@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The HTTP versions this server speaks.
 public enum HTTPVersion: String, Sendable {
     case http10 = "HTTP/1.0"
@@ -65,11 +69,30 @@ public struct HTTPRequestHead: Sendable, Equatable {
 public struct HTTPRequest: Sendable {
     public var head: HTTPRequestHead
     public var body: [UInt8]
+    /// How to answer this request later (see `HTTPResumer`); nil where the caller cannot wait.
+    public var resumer: HTTPResumer?
 
-    public init(head: HTTPRequestHead, body: [UInt8]) {
+    public init(head: HTTPRequestHead, body: [UInt8], resumer: HTTPResumer? = nil) {
         self.head = head
         self.body = body
+        self.resumer = resumer
     }
+}
+
+/// Answers a request later. A handler that keeps its request's resumer and returns
+/// `HTTPResponse.deferred` calls `answer` exactly once, from any thread; the request's event loop
+/// sends it. Later requests on the same connection wait for it, so answers keep their order.
+public struct HTTPResumer: Sendable {
+    private let token: UInt64
+    private let sink: @Sendable (UInt64, HTTPResponse) -> Void
+
+    /// `sink` receives the answer with `token`, which tells it which request the answer is for.
+    public init(token: UInt64, sink: @escaping @Sendable (UInt64, HTTPResponse) -> Void) {
+        self.token = token
+        self.sink = sink
+    }
+
+    public func answer(_ response: HTTPResponse) { sink(token, response) }
 }
 
 extension String {
@@ -81,5 +104,51 @@ extension String {
 extension UInt8 {
     var asciiLowercased: UInt8 {
         (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(self) ? self | 0x20 : self
+    }
+}
+
+/// Work a thread runs once the answer it is making has been handed to its connection: when one
+/// request makes another ready (a parked `/step` whose turn came), the second goes on right there,
+/// after the first's answer, instead of waking another thread or delaying that answer. Event
+/// loops and worker threads collect such work while they answer; any other thread runs it at once.
+public enum AfterAnswer {
+    private final class Queue {
+        var jobs: [() -> Void] = []
+        var collecting = false
+    }
+
+    /// Each thread's queue, made the first time it answers and released when it ends.
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { queue in queue.map { Unmanaged<AnyObject>.fromOpaque($0).release() } }
+        return key
+    }()
+
+    private static var current: Queue? {
+        pthread_getspecific(key).map { Unmanaged<Queue>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// Runs `job` once the current thread's answer is out, or now when this thread makes none.
+    public static func run(_ job: @escaping () -> Void) {
+        guard let queue = current, queue.collecting else { return job() }
+        queue.jobs.append(job)
+    }
+
+    /// Answers with `body` on this thread, then runs the work that gathered meanwhile (and what that gathers).
+    static func answering(_ body: () -> Void) {
+        let queue = current ?? {
+            let queue = Queue()
+            pthread_setspecific(key, Unmanaged.passRetained(queue).toOpaque())
+            return queue
+        }()
+        guard !queue.collecting else { return body() }
+        queue.collecting = true
+        body()
+        while !queue.jobs.isEmpty {
+            let jobs = queue.jobs
+            queue.jobs.removeAll(keepingCapacity: true)
+            for job in jobs { job() }
+        }
+        queue.collecting = false
     }
 }

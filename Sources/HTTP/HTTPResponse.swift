@@ -5,6 +5,8 @@ public struct HTTPResponse: Sendable {
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
     public var contentType: String
+    /// Not an answer: the handler answers later, through the request's `HTTPResumer`.
+    public private(set) var isDeferred = false
 
     public init(status: HTTPStatus = .ok, headers: [(name: String, value: String)] = [], body: [UInt8],
                 contentType: String = "application/json") {
@@ -12,6 +14,13 @@ public struct HTTPResponse: Sendable {
         self.headers = headers
         self.body = body
         self.contentType = contentType
+    }
+
+    /// What a handler returns when it will answer through the request's resumer.
+    public static var deferred: HTTPResponse {
+        var response = HTTPResponse(status: .ok, body: [])
+        response.isDeferred = true
+        return response
     }
 
     /// Appends the response as HTTP/1.1 bytes; without `includeBody` (HEAD) the body is left out

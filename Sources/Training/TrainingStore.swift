@@ -1,3 +1,4 @@
+import Dispatch
 import Locking
 import Model
 
@@ -22,7 +23,19 @@ public final class TrainingStore: Sendable {
         var optimizerState: OptimizerState
         /// Writes committed so far; tells the interval saver whether anything changed.
         var writeCount = 0
+        /// Writes waiting for their turn (`whenVersion`), and the id of the next one.
+        var waiters: [Waiter] = []
+        var nextWaiter: UInt64 = 0
     }
+
+    struct Waiter {
+        let id: UInt64
+        let version: Int
+        let resume: @Sendable (_ reached: Bool) -> Void
+    }
+
+    /// At most this many writes wait for their turn at once; more are not parked.
+    public static let maxWaiting = 64
 
     public let network: any Network
     public let optimizer: Optimizer
@@ -93,6 +106,35 @@ public final class TrainingStore: Sendable {
         return (snapshot, learningRate)
     }
 
+    /// Parks a write that arrived ahead of its turn: `resume(true)` is called, on the thread of
+    /// the write that makes it, once the version is `version` or later, or `resume(false)` after
+    /// `timeout` if it never got there. Returns false, and keeps nothing, when the version is
+    /// already there, or `version` is more than `maxStaleness` ahead of it (no client that keeps to
+    /// the staleness bound gets that far ahead), or `maxWaiting` writes wait already: the caller
+    /// then goes on at once, and its own version check answers.
+    public func whenVersion(reaches version: Int, timeout: Duration, _ resume: @escaping @Sendable (_ reached: Bool) -> Void) -> Bool {
+        let id: UInt64? = writer.withLock { state in
+            let current = current.withLock { $0.version }
+            guard version > current, version - current <= maxStaleness, state.waiters.count < Self.maxWaiting else { return nil }
+            state.nextWaiter += 1
+            state.waiters.append(Waiter(id: state.nextWaiter, version: version, resume: resume))
+            return state.nextWaiter
+        }
+        guard let id else { return false }
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [weak self] in
+            let expired = self?.writer.withLock { state -> Waiter? in
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: index)
+            }
+            expired?.resume(false)
+        }
+        return true
+    }
+
+    /// Writes that wait in `whenVersion`.
+    public var waitingWrites: Int { writer.withLock { $0.waiters.count } }
+
     /// Replaces every parameter. With `expectedVersion`, only if it is the current version.
     public func replaceParameters(_ tensors: [String: Tensor], expectedVersion: Int?) throws(WriteError) -> Snapshot {
         let parameters: TensorSet
@@ -139,7 +181,10 @@ public final class TrainingStore: Sendable {
     /// current one (and may update the optimizer state); the result is saved first when
     /// durable, then published. If `change` throws or the save fails, nothing changes.
     private func commit(_ change: (Snapshot, inout OptimizerState) throws(WriteError) -> (version: Int, parameters: TensorSet)) throws(WriteError) -> Snapshot {
-        try writer.withLock { (state: inout WriterState) throws(WriteError) -> Snapshot in
+        // Writes parked for the version this one makes go on once the lock is free.
+        var ready: [Waiter] = []
+        defer { for waiter in ready { waiter.resume(true) } }
+        return try writer.withLock { (state: inout WriterState) throws(WriteError) -> Snapshot in
             let snapshot = current.withLock { $0 }
             var optimizerState = state.optimizerState
             if durable == nil {
@@ -167,6 +212,10 @@ public final class TrainingStore: Sendable {
             state.optimizerState = optimizerState
             state.writeCount += 1
             current.withLock { $0 = next }
+            if !state.waiters.isEmpty {
+                ready = state.waiters.filter { $0.version <= next.version }
+                state.waiters.removeAll { $0.version <= next.version }
+            }
             return next
         }
     }

@@ -235,13 +235,13 @@ public struct StepRequest: Sendable {
 
 extension JSONWriter {
     /// The body of a `/step` request, the gradients written straight from their flat storage.
-    public mutating func stepRequest(gradients: TensorSet?, version: Int?, parts: [[Sample]], reduce: Reduction,
+    public mutating func stepRequest(gradients: TensorSet?, version: Int?, ifVersion: Int? = nil, parts: [[Sample]], reduce: Reduction,
                                      format: TensorFormat, perSampleClipNorm: Float?, results: ResultsForm = .perSample) {
-        stepRequest(gradients: gradients, version: version, parts: parts.map { $0.map(EncodedSample.init) }, reduce: reduce,
-                    format: format, perSampleClipNorm: perSampleClipNorm, results: results)
+        stepRequest(gradients: gradients, version: version, ifVersion: ifVersion, parts: parts.map { $0.map(EncodedSample.init) },
+                    reduce: reduce, format: format, perSampleClipNorm: perSampleClipNorm, results: results)
     }
 
-    public mutating func stepRequest(gradients: TensorSet?, version: Int?, parts: [[EncodedSample]], reduce: Reduction,
+    public mutating func stepRequest(gradients: TensorSet?, version: Int?, ifVersion: Int? = nil, parts: [[EncodedSample]], reduce: Reduction,
                                      format: TensorFormat, perSampleClipNorm: Float?, results: ResultsForm = .perSample) {
         object { w in
             if let gradients {
@@ -249,6 +249,7 @@ extension JSONWriter {
                 w.tensors(layout: gradients.layout, storage: gradients.storage[...], format: format)
             }
             if let version { w.key("version"); w.number(version) }
+            if let ifVersion { w.key("if_version"); w.number(ifVersion) }
             w.key("parts")
             w.array { w in
                 for part in parts { w.samples(part) }

@@ -1,3 +1,4 @@
+import Locking
 import Logging
 import Model
 import Wire
@@ -19,6 +20,15 @@ struct InProcessApp {
     @discardableResult
     func callAsFunction(_ method: String, _ target: String, _ body: String = "", headers: [(String, String)] = []) -> HTTPResponse {
         gradserve.app.handle(.make(method, target, body: body, headers: headers))
+    }
+
+    /// Sends one request that the app may answer later, as a server's connection would: the
+    /// answer, when it comes, is put in `answers` under `id`.
+    func send(_ id: String, _ method: String, _ target: String, _ body: String, to answers: Locked<[String: HTTPResponse]>) {
+        var request = HTTPRequest.make(method, target, body: body)
+        request.resumer = HTTPResumer(token: 0) { _, response in answers.withLock { $0[id] = response } }
+        let response = gradserve.app.handle(request)
+        if !response.isDeferred { answers.withLock { $0[id] = response } }
     }
 }
 

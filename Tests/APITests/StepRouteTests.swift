@@ -1,6 +1,9 @@
+import Foundation
 import Model
 import Testing
 import Wire
+import HTTP
+import Locking
 @testable import API
 
 /// `POST /step` against the two requests it replaces.
@@ -40,6 +43,53 @@ import Wire
             #expect(answer.parts[i].lossSum == expected.lossSum, "part \(i)")
         }
         #expect(stepped("GET", "/checkpoint").text == twice("GET", "/checkpoint").text)
+    }
+
+    /// Pipelined staleness: steps sent ahead of their turn (`if_version` up to `max_staleness`
+    /// ahead) wait for the steps before them and land in order, whatever order they came in: the
+    /// state is the one the same steps make sent in order. One whose turn never comes is refused
+    /// with 409 after the wait, having changed nothing; one too far ahead is refused at once.
+    @Test func stepsSentAheadOfTheirTurnLandInOrder() throws {
+        let configure: (inout GradserveConfiguration) -> Void = {
+            $0.maxStaleness = 3
+            $0.optimizer = OptimizerConfiguration(kind: .adam, learningRate: 0.01)
+            $0.requests.stepWait = .milliseconds(300)
+        }
+        let parked = try InProcessApp(configure), inOrder = try InProcessApp(configure)
+        let parameters = mlp.makeParameters(.glorot, seed: 42)
+        func body(_ step: Int) -> String {
+            var writer = JSONWriter()
+            let gradient = try! mlp.gradients(of: samples(UInt64(10 + step), 4), parameters: parameters).mean()
+            writer.stepRequest(gradients: gradient, version: 0, ifVersion: step, parts: [samples(UInt64(20 + step), 2)], reduce: .sum,
+                               format: .b64, perSampleClipNorm: nil, results: .sum)
+            return String(decoding: writer.bytes, as: UTF8.self)
+        }
+        let answers = Locked<[String: HTTPResponse]>([:])
+        parked.send("2", "POST", "/step", body(2), to: answers)
+        parked.send("1", "POST", "/step", body(1), to: answers)
+        #expect(answers.withLock { $0.isEmpty }, "both wait")
+        #expect(parked.gradserve.store.waitingWrites == 2)
+        parked.send("far", "POST", "/step", body(5), to: answers)
+        #expect(answers.withLock { $0["far"]?.error?.message } == "if_version: expected the current version to be 5, it is 0")
+        parked.send("0", "POST", "/step", body(0), to: answers)
+        let landed = answers.withLock { $0 }
+        for step in 0...2 {
+            let expected = inOrder("POST", "/step", body(step))
+            #expect(landed["\(step)"]?.status == .ok, "\(landed["\(step)"]?.text.prefix(200) ?? "no answer")")
+            #expect(landed["\(step)"]?.text == expected.text, "step \(step): the same state and gradients as in order")
+        }
+        #expect(parked("GET", "/checkpoint").text == inOrder("GET", "/checkpoint").text)
+
+        // Step 4 without step 3: refused once the wait runs out, and nothing changes.
+        let before = parked("GET", "/checkpoint").text
+        parked.send("4", "POST", "/step", body(4), to: answers)
+        #expect(answers.withLock { $0["4"] } == nil)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while answers.withLock({ $0["4"] }) == nil, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(answers.withLock { $0["4"]?.status.code } == 409)
+        #expect(answers.withLock { $0["4"]?.error?.message } == "if_version: expected the current version to be 4, it is 3")
+        #expect(parked("GET", "/checkpoint").text == before)
+        #expect(parked.gradserve.store.waitingWrites == 0)
     }
 
     @Test func aRefusedStepChangesNothingAndComputesNothing() throws {

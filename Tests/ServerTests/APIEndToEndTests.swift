@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Model
 import TestSupport
 import Testing
@@ -22,6 +23,36 @@ import Wire
 
     func decode<T>(_ text: String, _ body: (inout JSONReader) throws -> T) throws -> T {
         try JSONReader.read(Array(text.utf8), body)
+    }
+
+    /// Over real connections: a `/step` sent ahead of its turn waits (its answer deferred) while
+    /// the server answers others, then lands after the step before it, which came later. Small
+    /// bodies are handled on the event loop, large ones (16 KiB and more) on worker threads.
+    @Test(arguments: [1, 600])
+    func aStepSentAheadOfItsTurnWaitsForItOverHTTP(samplesPerPart: Int) throws {
+        let server = try ServerProcess(["--layers", "3,3,3", "--max-staleness", "2"])
+        func step(_ ifVersion: Int) -> String {
+            let samples = (0..<samplesPerPart).map { i in #"{"x": [\#(Float(i % 7) / 7), 0.5, -0.25], "t": 1}"# }.joined(separator: ", ")
+            return #"{"gradients": {"W3": {"shape": [3], "data": [0.1, 0.2, 0.3]}}, "version": 0, "if_version": \#(ifVersion), "#
+                + #""parts": [[\#(samples)]], "reduce": "sum", "results": "sum"}"#
+        }
+        let second = Locked<(status: Int, body: String)?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let (url, ahead) = (server.url, step(1))
+        DispatchQueue.global().async {
+            second.withLock { $0 = try? curl(["-X", "POST", "\(url)/step", "-d", ahead]) }
+            done.signal()
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(second.withLock { $0 } == nil, "it waits for step 0")
+        #expect(try curl(["\(server.url)/health"]).body.hasPrefix(#"{"status":"ok","version":0,"#), "others are answered meanwhile")
+        let first = try curl(["-X", "POST", "\(server.url)/step", "-d", step(0)])
+        #expect(first.status == 200 && first.body.hasPrefix(#"{"version":1,"#), "\(first.body.prefix(200))")
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        let answer = try #require(second.withLock { $0 })
+        #expect(answer.status == 200 && answer.body.hasPrefix(#"{"version":2,"#), "\(answer.body.prefix(200))")
+        #expect(answer.body.contains(#""samples":\#(samplesPerPart),"loss_sum":"#))
+        #expect(try curl(["\(server.url)/health"]).body.hasPrefix(#"{"status":"ok","version":2,"#))
     }
 
     @Test func gradientsAndApplyOverCurlMatchTheModelLibrary() throws {

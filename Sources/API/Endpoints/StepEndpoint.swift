@@ -8,19 +8,39 @@ import Wire
 /// `/apply`; then each part's gradients are computed at exactly the version that step made (not a
 /// later one), as `/gradients` computes them, so a loop of steps ends bit for bit where the loop
 /// of `/apply` and `/gradients` ends.
+///
+/// A step whose `if_version` is ahead of the current version, by at most `max_staleness`, waits
+/// for the steps before it (`RequestLimits.stepWait`) instead of being refused at once: a client
+/// training with staleness K keeps up to K + 1 steps in flight on as many connections, and they
+/// must land in order whichever arrives first. Its answer is deferred meanwhile; other requests
+/// are served as usual.
 struct StepEndpoint: Endpoint {
     var access: EndpointAccess { .write }
 
     func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
         let body = try request.decodeJSON { try StepRequest(reading: &$0, sampleLimit: api.limits.maxSamples) }
         let network = api.store.network
-        let work = GradientWork(reduce: body.reduce, format: body.tensorFormat, clipNorm: body.perSampleClipNorm, results: body.results)
         for (i, part) in body.parts.enumerated() {
             guard !part.isEmpty else {
                 throw APIError(.unprocessableContent, code: "empty_samples", message: "parts[\(i)]: expected at least one sample")
             }
             do { try network.validate(part) } catch { throw error.prefixed("parts[\(i)]") }
         }
+        if body.gradients != nil, let turn = body.ifVersion, let resumer = request.resumer {
+            let parked = ContinuousClock.now
+            let waiting = api.store.whenVersion(reaches: turn, timeout: api.limits.stepWait) { _ in
+                // Its turn came, or the wait ran out: either way the step's own version check answers.
+                // It runs on the thread of the step that made its turn, once that step's answer is out.
+                AfterAnswer.run { resumer.answer(api.answer(request, started: parked) { try run(body, in: api) }) }
+            }
+            if waiting { return .deferred }
+        }
+        return try run(body, in: api)
+    }
+
+    /// The step itself, on validated parts: the apply, then each part's gradients.
+    private func run(_ body: StepRequest, in api: APIContext) throws -> HTTPResponse {
+        let work = GradientWork(reduce: body.reduce, format: body.tensorFormat, clipNorm: body.perSampleClipNorm, results: body.results)
         let total = body.parts.map(\.count).reduce(0, +)
         try work.checkAnswerSize(samples: total, in: api)
         var writer = JSONWriter(capacity: work.capacity(samples: total, in: api))
