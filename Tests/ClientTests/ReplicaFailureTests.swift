@@ -92,6 +92,42 @@ import Glibc
         #expect(Set(digests).count == 1, "\(digests)")
     }
 
+    /// Pipelined staleness (K = 2: up to three steps in flight): a replica killed with steps in
+    /// flight is dropped, the run settles on the state the other reached and goes on, and the
+    /// replica, restarted from its state folder, is brought back; both end at the last step with
+    /// one state, and the loss fell. (Stale steps depend on timing, so there is no undisturbed run
+    /// to match bit for bit.)
+    @Test(.timeLimit(.minutes(3)))
+    func aReplicaLostWithStepsInFlightIsDroppedAndBroughtBack() throws {
+        let arguments = serverArguments + ["--max-staleness", "2"]
+        let folders = (0..<2).map { _ in folder() }
+        var replicas = try folders.map { try ServerProcess(arguments + ["--state", $0]) }
+        let urls = replicas.map(\.url)
+        let run = Process()
+        run.executableURL = URL(fileURLWithPath: gradctl)
+        run.arguments = ["train"] + urls.flatMap { ["--server", $0] } + training + ["--max-staleness", "2"]
+        let output = Pipe(), errors = Pipe()
+        run.standardOutput = output
+        run.standardError = errors
+        try run.run()
+        wait(for: replicas[0], toReach: 60, while: run)
+        replicas[1].kill()
+        wait(for: replicas[0], toReach: 150, while: run)
+        replicas[1] = try ServerProcess(arguments + ["--state", folders[1], "--port", String(replicas[1].port)])
+        run.waitUntilExit()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(run.terminationStatus == 0, "\(stderr)\n\(printed.suffix(3000))")
+        #expect(printed.contains("dropped \(urls[1]) from the run"), "\(printed)")
+        #expect(printed.contains("\(urls[1]) is back and takes part again"), "\(printed)")
+        #expect(printed.contains("done: version 500"), "\(printed)")
+        let losses = printed.split(separator: "\n").filter { $0.contains(": mean loss ") }.compactMap { Double($0.split(separator: " ")[4].dropLast()) }
+        #expect(losses.count == 2 && losses[1] < losses[0], "\(losses)")
+        let states = try urls.map { try curl(["-s", "\($0)/health"]).body }
+        #expect(states[0].hasPrefix(#"{"status":"ok","version":500,"#), "\(states)")
+        #expect(states[0] == states[1])
+    }
+
     /// The first server's parameters are changed at its version before the run: the digests
     /// differ, most replicas share the other state, and that one is trusted, not the first server's.
     @Test(.timeLimit(.minutes(2)))

@@ -70,6 +70,25 @@ import Glibc
     /// A private run stopped and resumed spends, in all, the privacy of the steps it took: the
     /// accountant's count is part of the record, so the ε printed at the end is that of the
     /// whole run, and not that of the resumed part alone.
+    /// Pipelined staleness keeps several steps in flight; a run killed then may find the servers
+    /// up to that many steps past its last acknowledged one. The run folder lists them, so the same
+    /// command goes on from where the servers are. (Stale steps depend on timing: no bit-for-bit reference.)
+    @Test(.timeLimit(.minutes(3)))
+    func aRunKilledWithStepsInFlightResumes() throws {
+        // Plain SGD: with momentum at this rate, gradients three steps old make the run diverge.
+        let server = try ServerProcess(["--layers", "4,16,16", "--optimizer", "sgd", "--lr", "0.01", "--max-staleness", "3"])
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("stale-run-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let command = ["train", "--server", server.url] + training + ["--max-staleness", "3", "--run-dir", folder]
+        _ = try interrupt(command, at: 150, with: SIGKILL, watching: server.url)
+        let state = try String(contentsOfFile: folder + "/run.json", encoding: .utf8)
+        let last = try run(gradctl, command)
+        #expect(last.status == 0, "\(last.stderr)\n\(state)")
+        #expect(last.stdout.contains("resuming at epoch"), "\(last.stdout)")
+        #expect(last.stdout.contains("done: version 400"), "\(last.stdout)")
+        #expect(version(server.url) == 400)
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func aResumedPrivateRunCountsEveryStepOnce() throws {
         let server = try ServerProcess(serverArguments)
