@@ -82,6 +82,9 @@ struct GradserveCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Versions an /apply base version may lag behind the current one, 0 or more (0: strictly synchronous).",
                                valueName: "versions"))
     var maxStaleness = 0
+    @Option(help: ArgumentHelp("Seconds a /step sent ahead of its turn (its if_version up to --max-staleness ahead) waits for the steps before it, 0.001 to 600; then it is answered 409.",
+                               valueName: "seconds"))
+    var stepWait = 10.0
     @Option(help: ArgumentHelp("Event-loop threads, 1 or more (default: one per core).", valueName: "threads"))
     var threads = HTTPServer.coreCount
     @Option(help: ArgumentHelp("Worker threads for requests with bodies of 16 KiB or more, 1 or more (default: one per core).", valueName: "threads"))
@@ -124,6 +127,7 @@ struct GradserveCommand: ParsableCommand {
 
     func validate() throws {
         guard threads >= 1, workers >= 1 else { throw ValidationError("--threads and --workers must each be at least 1") }
+        guard (0.001...600).contains(stepWait) else { throw ValidationError("--step-wait must be in 0.001...600 seconds, got \(stepWait)") }
         guard (0...10_000).contains(busyPoll) else { throw ValidationError("--busy-poll must be in 0...10000 microseconds, got \(busyPoll)") }
         guard maxQueuedRequests >= 0 else { throw ValidationError("--max-queued-requests must be at least 0") }
         guard maxBodyBytes >= 1, maxSamples >= 1, maxGradientValues >= 1 else {
@@ -161,6 +165,7 @@ struct GradserveCommand: ParsableCommand {
             schedule: lrSchedule == .cosine ? .cosine(decaySteps: lrDecaySteps, finalFactor: lrFinalFactor) : .constant)
         configuration.maxStaleness = maxStaleness
         configuration.requests.maxSamples = maxSamples
+        configuration.requests.stepWait = .milliseconds(Int64(stepWait * 1000))
         configuration.requests.maxGradientValues = maxGradientValues
         configuration.access = AccessControl(token: try token(), protectReads: readToken)
         configuration.stateDirectory = state

@@ -50,12 +50,16 @@ import Locking
     /// state is the one the same steps make sent in order. One whose turn never comes is refused
     /// with 409 after the wait, having changed nothing; one too far ahead is refused at once.
     @Test func stepsSentAheadOfTheirTurnLandInOrder() throws {
-        let configure: (inout GradserveConfiguration) -> Void = {
-            $0.maxStaleness = 3
-            $0.optimizer = OptimizerConfiguration(kind: .adam, learningRate: 0.01)
-            $0.requests.stepWait = .milliseconds(300)
+        func configure(wait: Duration) -> (inout GradserveConfiguration) -> Void {
+            {
+                $0.maxStaleness = 3
+                $0.optimizer = OptimizerConfiguration(kind: .adam, learningRate: 0.01)
+                $0.requests.stepWait = wait
+            }
         }
-        let parked = try InProcessApp(configure), inOrder = try InProcessApp(configure)
+        // A wait no loaded test machine runs out of, and one the last case does run out of.
+        let parked = try InProcessApp(configure(wait: .seconds(120))), inOrder = try InProcessApp(configure(wait: .seconds(120)))
+        let impatient = try InProcessApp(configure(wait: .milliseconds(200)))
         let parameters = mlp.makeParameters(.glorot, seed: 42)
         func body(_ step: Int) -> String {
             var writer = JSONWriter()
@@ -80,16 +84,15 @@ import Locking
         }
         #expect(parked("GET", "/checkpoint").text == inOrder("GET", "/checkpoint").text)
 
-        // Step 4 without step 3: refused once the wait runs out, and nothing changes.
-        let before = parked("GET", "/checkpoint").text
-        parked.send("4", "POST", "/step", body(4), to: answers)
-        #expect(answers.withLock { $0["4"] } == nil)
-        let deadline = ContinuousClock.now + .seconds(5)
-        while answers.withLock({ $0["4"] }) == nil, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        #expect(answers.withLock { $0["4"]?.status.code } == 409)
-        #expect(answers.withLock { $0["4"]?.error?.message } == "if_version: expected the current version to be 4, it is 3")
-        #expect(parked("GET", "/checkpoint").text == before)
-        #expect(parked.gradserve.store.waitingWrites == 0)
+        // Step 1 without step 0: refused once the wait runs out, and nothing changes.
+        let before = impatient("GET", "/checkpoint").text
+        impatient.send("late", "POST", "/step", body(1), to: answers)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while answers.withLock({ $0["late"] }) == nil, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(answers.withLock { $0["late"]?.status.code } == 409)
+        #expect(answers.withLock { $0["late"]?.error?.message } == "if_version: expected the current version to be 1, it is 0")
+        #expect(impatient("GET", "/checkpoint").text == before)
+        #expect(impatient.gradserve.store.waitingWrites == 0)
     }
 
     @Test func aRefusedStepChangesNothingAndComputesNothing() throws {

@@ -30,7 +30,8 @@ import Wire
     /// bodies are handled on the event loop, large ones (16 KiB and more) on worker threads.
     @Test(arguments: [1, 600])
     func aStepSentAheadOfItsTurnWaitsForItOverHTTP(samplesPerPart: Int) throws {
-        let server = try ServerProcess(["--layers", "3,3,3", "--max-staleness", "2"])
+        // A long wait: under a loaded test run, the step sent second may come seconds later.
+        let server = try ServerProcess(["--layers", "3,3,3", "--max-staleness", "2", "--step-wait", "300"])
         func step(_ ifVersion: Int) -> String {
             let samples = (0..<samplesPerPart).map { i in #"{"x": [\#(Float(i % 7) / 7), 0.5, -0.25], "t": 1}"# }.joined(separator: ", ")
             return #"{"gradients": {"W3": {"shape": [3], "data": [0.1, 0.2, 0.3]}}, "version": 0, "if_version": \#(ifVersion), "#
