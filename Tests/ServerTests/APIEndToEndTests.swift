@@ -41,7 +41,8 @@ import Wire
         let done = DispatchSemaphore(value: 0)
         let (url, ahead) = (server.url, step(1))
         DispatchQueue.global().async {
-            second.withLock { $0 = try? curl(["-X", "POST", "\(url)/step", "-d", ahead]) }
+            let answer = try? curl(["-X", "POST", "\(url)/step", "-d", ahead])
+            second.withLock { $0 = answer }
             done.signal()
         }
         Thread.sleep(forTimeInterval: 0.3)
