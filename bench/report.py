@@ -111,7 +111,8 @@ def main(path):
     w("Remote: `gradctl train` against real servers on loopback (each batch split into `parallel` parts, "
       "averaged on the client; default: partial sums, the compact form and one /step per server and step; two-round-trips: "
       "/apply then /gradients; per-sample: the defaults before, every sample's gradient as JSON numbers and two round trips; "
-      "staleness K: `--max-staleness K`, the gradients of the next K batches computed while earlier steps land; "
+      "staleness K: `--max-staleness K`, up to K + 1 pipelined /step requests in flight, each computing the batch K + 1 after its own; "
+      "staleness K/1-loop: the same against a server with one event loop (`--threads 1`), where a parked step's turn and its answer never cross threads; "
       "no-busy-poll: the defaults with `--busy-poll 0` on both sides, so that each waiting thread sleeps). In-process: the same loop in Swift with no HTTP (`gradbench inprocess`), at the same batch size. "
       "The rows ran in five interleaved rounds (every row once per round, so that the shared machine's drift reaches them alike); each is the median of its five runs, and an in-process run is itself the median of 21 epochs (an epoch takes about 10 ms).\n")
     inproc = {r["batch"]: r["samples_per_s"] for r in by("inprocess")}

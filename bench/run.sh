@@ -95,6 +95,7 @@ note "4. end-to-end training"
 start_server --layers 3,3,3 --max-staleness 4; one=$url; one_pid=$pid
 start_server --layers 3,3,3 --max-staleness 4; two=$url; two_pid=$pid
 start_server --layers 3,3,3 --busy-poll 0; sleeper=$url; sleeper_pid=$pid
+start_server --layers 3,3,3 --max-staleness 4 --threads 1; single=$url; single_pid=$pid
 # The samples/s figure of gradctl's epoch line ("epoch 1: mean loss 0.24, 28212 samples/s, version 625").
 samples_per_s() { awk '/: mean loss/ { for (i = 2; i <= NF; i++) if ($i == "samples/s,") print $(i - 1) }'; }
 # One row per line: servers batch parallel mode, then the server URLs.
@@ -103,7 +104,7 @@ rows=(
     "1 32 4 two-round-trips $one" "2 32 4 two-round-trips $one $two"
     "1 32 4 default $one" "2 32 4 default $one $two"
     "1 32 1 default $one" "1 32 1 no-busy-poll $sleeper"
-    "1 32 1 staleness-4 $one" "2 32 2 staleness-4 $one $two"
+    "1 32 1 staleness-4 $one" "2 32 2 staleness-4 $one $two" "1 32 1 staleness-4/1-loop $single"
     "1 512 2 default $one" "2 512 2 default $one $two"
 )
 train_once() {  # servers batch parallel mode, then the server URLs; prints samples/s
@@ -114,7 +115,7 @@ train_once() {  # servers batch parallel mode, then the server URLs; prints samp
     case "$mode" in
         per-sample) flag="--per-sample --tensor-format numbers --two-round-trips" ;;  # the defaults before
         two-round-trips) flag=--two-round-trips ;;
-        staleness-*) flag="--max-staleness ${mode#staleness-}" ;;
+        staleness-*) flag="--max-staleness $(echo "$mode" | tr -dc '0-9/' | cut -d/ -f1)" ;;
         no-busy-poll) flag="--busy-poll 0" ;;  # against a server started with --busy-poll 0 too
     esac
     "$bin/gradctl" train "${servers[@]}" --synthetic 20000 --batch "$batch" --epochs 1 --parallel "$parallel" $flag | samples_per_s
@@ -139,7 +140,7 @@ for index in "${!rows[@]}"; do
     set -- ${rows[$index]}
     echo "{\"bench\": \"train\", \"servers\": $1, \"batch\": $2, \"parallel\": $3, \"mode\": \"$4\", \"samples_per_s\": $(echo "${runs[$index]}" | median)}" | record
 done
-stop_server "$one_pid"; stop_server "$two_pid"; stop_server "$sleeper_pid"
+stop_server "$one_pid"; stop_server "$two_pid"; stop_server "$sleeper_pid"; stop_server "$single_pid"
 if [ -f "$molecules/train.jsonl" ]; then
     start_server --model gcn --features 23 --hidden 64,64 --optimizer adam --lr 0.003
     rate=$("$bin/gradctl" train --server "$url" --data "$molecules/train.jsonl" --epochs 1 | samples_per_s)

@@ -67,8 +67,9 @@ struct Train: AsyncParsableCommand {
     @Flag(help: "Two requests per server and step (/apply, then /gradients for the next batch) instead of one (/step): for servers without /step; the same result.")
     var twoRoundTrips = false
     @Option(help: ArgumentHelp("Steps that may land between the version a batch's gradients are computed at and the step that applies them, "
-                               + "0 to 64 (0: synchronous, exactly). With K > 0 the gradients of the next K batches are computed while "
-                               + "earlier steps land; the servers must allow it (gradserve --max-staleness K or more).", valueName: "steps"))
+                               + "0 to 64 (0: synchronous, exactly). With K > 0 up to K + 1 steps are in flight, each computing the "
+                               + "gradients of the batch K + 1 after its own (with --two-round-trips: the next K batches' gradients are "
+                               + "computed while each step lands); the servers must allow it (gradserve --max-staleness K or more).", valueName: "steps"))
     var maxStaleness = 0
     @Flag(help: "At the end, put back the parameters of the epoch with the best evaluation: lowest MAE, or highest accuracy for classification (needs --eval).")
     var keepBest = false
@@ -133,7 +134,7 @@ struct Train: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // Each batch's parts, for the step in progress and the K computed ahead, and the applies.
+        // Each batch's parts, for the step in progress and the K computed ahead (or K + 1 steps in flight), and the applies.
         let transport = CurlTransport(maxConnections: max(parallel, servers.count) * (maxStaleness + 1) + servers.count,
                                       busyPoll: .microseconds(busyPoll))
         let serverOptions = try ServerOptions.parse(["--timeout", String(timeout)] + (tokenFile.map { ["--token-file", $0] } ?? []))
@@ -193,7 +194,8 @@ struct Train: AsyncParsableCommand {
 
         print("training on \(training.samples.count) samples from \(training.source) with \(servers.count) server(s): "
               + "batch \(batch), \(epochs) epoch(s), \(parallel) request(s) in flight"
-              + (maxStaleness > 0 ? ", gradients computed up to \(maxStaleness) step(s) ahead" : ""))
+              + (maxStaleness == 0 ? "" : twoRoundTrips ? ", gradients computed up to \(maxStaleness) step(s) ahead"
+                  : ", up to \(maxStaleness + 1) step(s) in flight, gradients \(maxStaleness) step(s) old at most"))
         let progress = Progress(history: try history.map { try HistoryFile(path: $0, privacy: dpClip != nil) })
         let curves = try tensorboard.map { directory in
             do { return TensorBoardLog(writer: try SummaryWriter(directory: directory)) } catch { throw ValidationError("--tensorboard: \(error)") }

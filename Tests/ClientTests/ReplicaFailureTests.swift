@@ -42,13 +42,8 @@ import Glibc
         let folders = (0..<3).map { _ in folder() }
         var replicas = try folders.map { try ServerProcess(serverArguments + ["--state", $0]) }
         let urls = replicas.map(\.url)
-        let run = Process()
-        run.executableURL = URL(fileURLWithPath: gradctl)
-        run.arguments = ["train"] + urls.flatMap { ["--server", $0] } + training
-        let output = Pipe(), errors = Pipe()
-        run.standardOutput = output
-        run.standardError = errors
-        try run.run()
+        let training = try TrainingRun(gradctl, ["train"] + urls.flatMap { ["--server", $0] } + self.training)
+        let run = training.process
 
         // kill -9 of replica 2, then its restart from its state folder on the same port.
         wait(for: replicas[0], toReach: 60, while: run)
@@ -71,10 +66,8 @@ import Glibc
         #expect(changed != checkpoint)
         #expect(try curl(["-s", "-X", "PUT", "\(urls[0])/checkpoint", "-d", changed]).status == 200)
 
-        run.waitUntilExit()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(run.terminationStatus == 0, "\(stderr)\n\(printed.suffix(3000))")
+        let (status, printed, stderr) = training.finish()
+        #expect(status == 0, "\(stderr)\n\(printed.suffix(3000))")
         #expect(printed.contains("dropped \(urls[2]) from the run"), "\(printed)")
         #expect(printed.contains("\(urls[2]) is back and takes part again"), "\(printed)")
         #expect(printed.contains("dropped \(urls[1]) from the run"), "\(printed)")
@@ -103,21 +96,14 @@ import Glibc
         let folders = (0..<2).map { _ in folder() }
         var replicas = try folders.map { try ServerProcess(arguments + ["--state", $0]) }
         let urls = replicas.map(\.url)
-        let run = Process()
-        run.executableURL = URL(fileURLWithPath: gradctl)
-        run.arguments = ["train"] + urls.flatMap { ["--server", $0] } + training + ["--max-staleness", "2"]
-        let output = Pipe(), errors = Pipe()
-        run.standardOutput = output
-        run.standardError = errors
-        try run.run()
+        let training = try TrainingRun(gradctl, ["train"] + urls.flatMap { ["--server", $0] } + self.training + ["--max-staleness", "2"])
+        let run = training.process
         wait(for: replicas[0], toReach: 60, while: run)
         replicas[1].kill()
         wait(for: replicas[0], toReach: 150, while: run)
         replicas[1] = try ServerProcess(arguments + ["--state", folders[1], "--port", String(replicas[1].port)])
-        run.waitUntilExit()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(run.terminationStatus == 0, "\(stderr)\n\(printed.suffix(3000))")
+        let (status, printed, stderr) = training.finish()
+        #expect(status == 0, "\(stderr)\n\(printed.suffix(3000))")
         #expect(printed.contains("dropped \(urls[1]) from the run"), "\(printed)")
         #expect(printed.contains("\(urls[1]) is back and takes part again"), "\(printed)")
         #expect(printed.contains("done: version 500"), "\(printed)")
@@ -144,5 +130,32 @@ import Glibc
         #expect(result.stdout.contains("brought \(replicas[0].url) in line at version 0 (digest "), "\(result.stdout)")
         let expected = try curl(["-s", "\(reference.url)/params"]).body
         for replica in replicas { #expect(try curl(["-s", "\(replica.url)/params"]).body == expected) }
+    }
+}
+
+/// `gradctl` running in the background while a test disturbs its servers.
+struct TrainingRun {
+    let process = Process()
+    private let output = Pipe(), errors = Pipe()
+
+    init(_ gradctl: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: gradctl)
+        process.arguments = arguments
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+    }
+
+    /// Waits for the end: the exit status, stdout and stderr (both read to the end first, so that
+    /// a full pipe never holds the run up).
+    func finish() -> (status: Int32, stdout: String, stderr: String) {
+        let group = DispatchGroup()
+        nonisolated(unsafe) var stderr = Data()
+        let errors = errors
+        DispatchQueue.global().async(group: group) { stderr = errors.fileHandleForReading.readDataToEndOfFile() }
+        let stdout = output.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }
 }
