@@ -234,9 +234,11 @@ public struct JSONReader {
         guard peekKind() == .string else { throw typeMismatch(expected: "a string") }
         skipWhitespace()
         let start = position + 1
-        var end = start
-        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
-        guard end < bytes.count, bytes[end] == UInt8(ascii: "\"") else {
+        // memchr scans a long string (a tensor's base64) many bytes at a time.
+        let rest = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[min(start, bytes.count)...]))
+        guard let first = rest.baseAddress, let quote = memchr(first, Int32(UInt8(ascii: "\"")), rest.count),
+              case let end = start + (UnsafeRawPointer(quote) - first),
+              memchr(first, Int32(UInt8(ascii: "\\")), end - start) == nil else {
             throw invalid("expected a string without escapes")
         }
         position = end + 1

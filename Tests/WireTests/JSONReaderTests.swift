@@ -159,3 +159,23 @@ import Testing
         #expect(ModelError.shapeMismatch(model).withWireNames == .shapeMismatch(wire))
     }
 }
+
+/// `readRawString` finds the end of a string with memchr: every place the quote or a backslash
+/// can be must still be found, and a string that never ends must still be refused.
+@Suite struct RawStringTests {
+    func raw(_ json: String) throws -> String {
+        try JSONReader.read(Array(json.utf8)) { reader in try reader.readRawString { String(decoding: $0, as: UTF8.self) } }
+    }
+
+    @Test func readsUpToTheClosingQuote() throws {
+        #expect(try raw(#""""#) == "")
+        #expect(try raw(#"  "AAAA" "#) == "AAAA")
+        let long = String(repeating: "AbC+/0=", count: 5000)
+        #expect(try raw("\"\(long)\"") == long)
+    }
+
+    @Test(arguments: [#""AA\u0041""#, #""\\""#, "\"" + String(repeating: "A", count: 4000) + "\\n\"", #""AAAA"#, "\""])
+    func escapesAndUnterminatedStringsAreRefused(json: String) {
+        #expect(throws: WireError.self) { try raw(json) }
+    }
+}
