@@ -15,8 +15,6 @@ import Wire
 /// With `/apply` (two round trips) the gradients of the next K batches are asked for while each
 /// step lands, and each step is applied at the oldest version its parts were computed at.
 extension Trainer {
-    typealias Sums = (sum: [Double], lossSum: Double, samples: Int)
-
     /// A step in flight: one batch's mean sent to every live replica to land on `ifVersion`, with
     /// the parts of a later batch to compute at the version it makes.
     struct SentStep {
@@ -133,7 +131,7 @@ extension Trainer {
     /// request failed, or whose answer is older than when it was asked for or newer than the
     /// replicas' version, is computed again now through the replica set (which handles failures).
     func collect(_ prefetch: Prefetch, layout: ParameterLayout, clipNorm: Float?,
-                 on replicas: ReplicaSet) async throws -> (gradients: (sum: [Double], lossSum: Double, samples: Int), version: Int) {
+                 on replicas: ReplicaSet) async throws -> (gradients: Sums, version: Int) {
         guard !prefetch.batch.isEmpty else { return (([Double](repeating: 0, count: layout.count), 0, 0), replicas.version) }
         var answers = [GradientPartialSum?](repeating: nil, count: prefetch.parts.count)
         for (i, task) in prefetch.tasks.enumerated() {

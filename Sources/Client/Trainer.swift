@@ -215,14 +215,14 @@ public final class Trainer: Sendable {
                 return order[batchStart..<min(batchStart + options.batchSize, order.count)].map { encoded[$0] }
             }
             // The next batch and, with one round trip per step, its gradients, computed by the step before.
-            var upcoming: (batch: [EncodedSample], gradients: (sum: [Double], lossSum: Double, samples: Int)?)?
+            var upcoming: (batch: [EncodedSample], gradients: Sums?)?
             let staleness = options.maxStaleness
             // With staleness K and `/step`, steps are pipelined (Trainer+Staleness.swift): up to K + 1
             // in flight, each computing the gradients of the batch K + 1 after its own, which land
             // here by batch index. The first K + 1 batches' gradients are asked for ahead instead.
             let pipelined = staleness > 0 && options.oneRoundTrip
             var inFlight: [SentStep] = []
-            var fromSteps: [Int: (batch: [EncodedSample], gradients: (sum: [Double], lossSum: Double, samples: Int), base: Int)] = [:]
+            var fromSteps: [Int: (batch: [EncodedSample], gradients: Sums, base: Int)] = [:]
             // With staleness K: the batches whose gradients are asked for ahead, by index in `remaining`.
             var ahead: [Int: Prefetch] = [:], launched = 0
             defer {
@@ -253,7 +253,7 @@ public final class Trainer: Sendable {
             }
             try await begin(at: 0)
             /// A step landed, making `version`: the run moves on, and says so.
-            func landed(_ version: Int, learningRate: Float?, batchStart: Int, gradients: (sum: [Double], lossSum: Double, samples: Int),
+            func landed(_ version: Int, learningRate: Float?, batchStart: Int, gradients: Sums,
                         base: Int) async throws {
                 position.advance(to: version)
                 report(.position(position))
@@ -302,7 +302,7 @@ public final class Trainer: Sendable {
                     stopping = true
                     continue
                 }
-                let batch: [EncodedSample], gradients: (sum: [Double], lossSum: Double, samples: Int)
+                let batch: [EncodedSample], gradients: Sums
                 // The version the gradients were computed at: the step's base.
                 var base = position.version
                 if let computed = fromSteps.removeValue(forKey: index) {
@@ -493,7 +493,7 @@ public final class Trainer: Sendable {
     /// `/step` on every replica: `mean` applied at `baseVersion`, and the gradient sums of the
     /// `next` batch (cut into the usual parts) at the version that made.
     private func step(_ mean: TensorSet, baseVersion: Int, next: [EncodedSample], layout: ParameterLayout, clipNorm: Float?,
-                      on replicas: ReplicaSet) async throws -> (version: Int, learningRate: Float?, gradients: (sum: [Double], lossSum: Double, samples: Int)) {
+                      on replicas: ReplicaSet) async throws -> (version: Int, learningRate: Float?, gradients: Sums) {
         let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
         let (version, learningRate, answers) = try await replicas.step(mean, baseVersion: baseVersion, parts: split(next, into: partCount), { client, parts in
             let answer = try await client.step(mean, baseVersion: baseVersion, parts: parts, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
@@ -509,9 +509,12 @@ public final class Trainer: Sendable {
         return { client, part in try await client.gradientSum(part, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout) }
     }
 
+    /// A batch's gradient sum in Float64, the sum of its losses, and how many samples it had.
+    typealias Sums = (sum: [Double], lossSum: Double, samples: Int)
+
     /// The parts' sums added in part order (so the total depends on the split, not on who
     /// answered first), and so are their loss sums.
-    func combine(_ answers: [GradientPartialSum], layout: ParameterLayout) -> (sum: [Double], lossSum: Double, samples: Int) {
+    func combine(_ answers: [GradientPartialSum], layout: ParameterLayout) -> Sums {
         var total = [Double](repeating: 0, count: layout.count)
         var lossSum = 0.0, samples = 0
         for answer in answers {
@@ -525,7 +528,7 @@ public final class Trainer: Sendable {
     /// The sum of the batch's per-sample gradients (each clipped to `clipNorm` by the servers when
     /// given) in Float64, with the sum and count of the losses. An empty batch sums to zero.
     func gradientSums(of batch: [EncodedSample], version: Int, layout: ParameterLayout, clipNorm: Float?,
-                      on replicas: ReplicaSet) async throws -> (sum: [Double], lossSum: Double, samples: Int) {
+                      on replicas: ReplicaSet) async throws -> Sums {
         guard !batch.isEmpty else { return ([Double](repeating: 0, count: layout.count), 0, 0) }
         // Each answer is read straight into its own Float64 sum as it arrives; the parts' sums are
         // then added in part order, so the mean depends on the split, not on who answered first.

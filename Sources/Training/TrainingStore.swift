@@ -23,14 +23,15 @@ public final class TrainingStore: Sendable {
         var optimizerState: OptimizerState
         /// Writes committed so far; tells the interval saver whether anything changed.
         var writeCount = 0
-        /// Writes waiting for their turn (`whenVersion`), and the id of the next one.
+        /// Writes waiting for their turn (`whenVersion`), and whether a timer will look for those
+        /// that waited too long.
         var waiters: [Waiter] = []
-        var nextWaiter: UInt64 = 0
+        var timerArmed = false
     }
 
     struct Waiter {
-        let id: UInt64
         let version: Int
+        let deadline: ContinuousClock.Instant
         let resume: @Sendable (_ reached: Bool) -> Void
     }
 
@@ -113,23 +114,35 @@ public final class TrainingStore: Sendable {
     /// the staleness bound gets that far ahead), or `maxWaiting` writes wait already: the caller
     /// then goes on at once, and its own version check answers.
     public func whenVersion(reaches version: Int, timeout: Duration, _ resume: @escaping @Sendable (_ reached: Bool) -> Void) -> Bool {
-        let id: UInt64? = writer.withLock { state in
+        let (waiting, arm) = writer.withLock { state -> (Bool, Bool) in
             let current = current.withLock { $0.version }
-            guard version > current, version - current <= maxStaleness, state.waiters.count < Self.maxWaiting else { return nil }
-            state.nextWaiter += 1
-            state.waiters.append(Waiter(id: state.nextWaiter, version: version, resume: resume))
-            return state.nextWaiter
+            guard version > current, version - current <= maxStaleness, state.waiters.count < Self.maxWaiting else { return (false, false) }
+            state.waiters.append(Waiter(version: version, deadline: .now + timeout, resume: resume))
+            let arm = !state.timerArmed
+            state.timerArmed = true
+            return (true, arm)
         }
-        guard let id else { return false }
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [weak self] in
-            let expired = self?.writer.withLock { state -> Waiter? in
-                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return state.waiters.remove(at: index)
+        if arm { expireWaiters(after: timeout) }
+        return waiting
+    }
+
+    /// One timer at a time looks for writes that waited too long: it refuses them, and looks again
+    /// when the oldest of the others is due.
+    private func expireWaiters(after delay: Duration) {
+        let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) * 1e-18
+        DispatchQueue.global().asyncAfter(deadline: .now() + max(seconds, 0)) { [weak self] in
+            guard let self else { return }
+            let now = ContinuousClock.now
+            let (expired, next) = writer.withLock { state -> ([Waiter], ContinuousClock.Instant?) in
+                let expired = state.waiters.filter { $0.deadline <= now }
+                state.waiters.removeAll { $0.deadline <= now }
+                let next = state.waiters.map(\.deadline).min()
+                state.timerArmed = next != nil
+                return (expired, next)
             }
-            expired?.resume(false)
+            for waiter in expired { waiter.resume(false) }
+            if let next { expireWaiters(after: next - now) }
         }
-        return true
     }
 
     /// Writes that wait in `whenVersion`.

@@ -84,13 +84,17 @@ import Locking
         }
         #expect(parked("GET", "/checkpoint").text == inOrder("GET", "/checkpoint").text)
 
-        // Step 1 without step 0: refused once the wait runs out, and nothing changes.
+        // Steps 1 and then 2 without step 0: each is refused once its own wait runs out (one timer
+        // serves both: it fires for the first and looks again when the second is due), and nothing changes.
         let before = impatient("GET", "/checkpoint").text
         impatient.send("late", "POST", "/step", body(1), to: answers)
+        Thread.sleep(forTimeInterval: 0.1)
+        impatient.send("later", "POST", "/step", body(2), to: answers)
         let deadline = ContinuousClock.now + .seconds(30)
-        while answers.withLock({ $0["late"] }) == nil, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        while answers.withLock({ $0["late"] == nil || $0["later"] == nil }), ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.01) }
         #expect(answers.withLock { $0["late"]?.status.code } == 409)
         #expect(answers.withLock { $0["late"]?.error?.message } == "if_version: expected the current version to be 1, it is 0")
+        #expect(answers.withLock { $0["later"]?.error?.message } == "if_version: expected the current version to be 2, it is 0")
         #expect(impatient("GET", "/checkpoint").text == before)
         #expect(impatient.gradserve.store.waitingWrites == 0)
     }
