@@ -138,7 +138,8 @@ final class Connection {
             guard input.count - inputStart >= head.contentLength else { return false }
             let body = Array(input[inputStart..<(inputStart + head.contentLength)])
             inputStart += head.contentLength
-            let request = HTTPRequest(head: head, body: body, resumer: context.resumeSink.map { HTTPResumer(token: token, sink: $0) })
+            let request = HTTPRequest(head: head, body: body,
+                                      resumer: context.resumeSink.map { HTTPResumer(token: token, sink: $0, abandon: context.abandonSink) })
             if head.contentLength >= context.offloadBodyBytes {
                 // A large body means real work: leave the loop free for the other connections.
                 phase = .handling(head)
@@ -229,7 +230,7 @@ final class Connection {
         }
     }
 
-    private var isHandling: Bool {
+    var isHandling: Bool {
         if case .handling = phase { return true }
         return false
     }

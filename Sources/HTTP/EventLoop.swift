@@ -28,6 +28,8 @@ final class EventLoop: @unchecked Sendable {
     /// token, waiting for this loop.
     private let finished = Locked<[Answer]>([])
     private typealias Answer = (token: UInt64, response: HTTPResponse)
+    /// For deferred requests, by connection token: what to do if the connection closes before the answer.
+    private let abandoned = Locked<[UInt64: @Sendable () -> Void]>([:])
 
     private static let listenerToken: UInt64 = .max - 1
 
@@ -57,6 +59,8 @@ final class EventLoop: @unchecked Sendable {
             finished.withLock { $0.append((token, response)) }
             epoll.wake()
         }
+        let abandoned = abandoned
+        context.abandonSink = { token, body in abandoned.withLock { $0[token] = body } }
     }
 
     /// Asks the loop to stop accepting and to finish; safe from any thread.
@@ -121,6 +125,7 @@ final class EventLoop: @unchecked Sendable {
         case Epoll.wakeToken:
             context.tick()
             for answer in takeFinished() {
+                abandoned.withLock { _ = $0.removeValue(forKey: answer.token) }
                 let fd = Int32(truncatingIfNeeded: answer.token & 0xFFFF_FFFF)
                 guard let connection = connections[fd], connection.token == answer.token else { continue }
                 connection.complete(with: answer.response, handler: handler, context: context)
@@ -138,6 +143,9 @@ final class EventLoop: @unchecked Sendable {
             }
             // Hang-up or error: the peer can take no answer, and the event would repeat until closed.
             if hangup { connection.close() }
+            // A client that stopped sending while its answer was deferred has gone (or will read
+            // nothing more): the connection closes, and `update` tells the handler (`onAbandon`).
+            if connection.inputClosed, connection.isHandling, abandoned.withLock({ $0[connection.token] != nil }) { connection.close() }
             update(connection)
         }
     }
@@ -180,6 +188,7 @@ final class EventLoop: @unchecked Sendable {
     private func update(_ connection: Connection) {
         if connection.isClosed {
             connections[connection.fd] = nil
+            abandoned.withLock { $0.removeValue(forKey: connection.token) }?()
             return
         }
         let interest = (read: connection.wantsRead, write: connection.wantsWrite)

@@ -85,14 +85,22 @@ public struct HTTPRequest: Sendable {
 public struct HTTPResumer: Sendable {
     private let token: UInt64
     private let sink: @Sendable (UInt64, HTTPResponse) -> Void
+    private let abandon: @Sendable (UInt64, @escaping @Sendable () -> Void) -> Void
 
-    /// `sink` receives the answer with `token`, which tells it which request the answer is for.
-    public init(token: UInt64, sink: @escaping @Sendable (UInt64, HTTPResponse) -> Void) {
+    /// `sink` receives the answer with `token`, which tells it which request the answer is for;
+    /// `abandon` keeps what to do if the connection closes first.
+    public init(token: UInt64, sink: @escaping @Sendable (UInt64, HTTPResponse) -> Void,
+                abandon: @escaping @Sendable (UInt64, @escaping @Sendable () -> Void) -> Void = { _, _ in }) {
         self.token = token
         self.sink = sink
+        self.abandon = abandon
     }
 
     public func answer(_ response: HTTPResponse) { sink(token, response) }
+
+    /// Runs `body` on the connection's loop if the connection closes before the answer is sent:
+    /// the client has gone, so work still waiting for it can be dropped.
+    public func onAbandon(_ body: @escaping @Sendable () -> Void) { abandon(token, body) }
 }
 
 extension String {

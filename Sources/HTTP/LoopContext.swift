@@ -21,6 +21,8 @@ final class LoopContext {
     var offload: (HTTPRequest, UInt64) -> Bool = { _, _ in false }
     /// Where a deferred answer goes (`HTTPResumer`), with its connection's token; set by the loop.
     var resumeSink: (@Sendable (UInt64, HTTPResponse) -> Void)?
+    /// Where a deferred request's "if the connection closes first" goes (`HTTPResumer.onAbandon`).
+    var abandonSink: @Sendable (UInt64, @escaping @Sendable () -> Void) -> Void = { _, _ in }
     /// Where `recv` writes before bytes are appended to a connection's buffer.
     let receiveBuffer: UnsafeMutableRawBufferPointer
 

@@ -27,9 +27,11 @@ public final class TrainingStore: Sendable {
         /// that waited too long.
         var waiters: [Waiter] = []
         var timerArmed = false
+        var nextWaiter: UInt64 = 0
     }
 
     struct Waiter {
+        let id: UInt64
         let version: Int
         let deadline: ContinuousClock.Instant
         let resume: @Sendable (_ reached: Bool) -> Void
@@ -109,21 +111,27 @@ public final class TrainingStore: Sendable {
 
     /// Parks a write that arrived ahead of its turn: `resume(true)` is called, on the thread of
     /// the write that makes it, once the version is `version` or later, or `resume(false)` after
-    /// `timeout` if it never got there. Returns false, and keeps nothing, when the version is
-    /// already there, or `version` is more than `maxStaleness` ahead of it (no client that keeps to
-    /// the staleness bound gets that far ahead), or `maxWaiting` writes wait already: the caller
-    /// then goes on at once, and its own version check answers.
-    public func whenVersion(reaches version: Int, timeout: Duration, _ resume: @escaping @Sendable (_ reached: Bool) -> Void) -> Bool {
-        let (waiting, arm) = writer.withLock { state -> (Bool, Bool) in
+    /// `timeout` if it never got there. Returns the wait's id (for `stopWaiting`), or nil, keeping
+    /// nothing, when the version is already there, or `version` is more than `maxStaleness` ahead
+    /// of it (no client that keeps to the staleness bound gets that far ahead), or `maxWaiting`
+    /// writes wait already: the caller then goes on at once, and its own version check answers.
+    public func whenVersion(reaches version: Int, timeout: Duration, _ resume: @escaping @Sendable (_ reached: Bool) -> Void) -> UInt64? {
+        let (id, arm) = writer.withLock { state -> (UInt64?, Bool) in
             let current = current.withLock { $0.version }
-            guard version > current, version - current <= maxStaleness, state.waiters.count < Self.maxWaiting else { return (false, false) }
-            state.waiters.append(Waiter(version: version, deadline: .now + timeout, resume: resume))
+            guard version > current, version - current <= maxStaleness, state.waiters.count < Self.maxWaiting else { return (nil, false) }
+            state.nextWaiter += 1
+            state.waiters.append(Waiter(id: state.nextWaiter, version: version, deadline: .now + timeout, resume: resume))
             let arm = !state.timerArmed
             state.timerArmed = true
-            return (true, arm)
+            return (state.nextWaiter, arm)
         }
         if arm { expireWaiters(after: timeout) }
-        return waiting
+        return id
+    }
+
+    /// Drops a wait that nobody needs any more (its client went away): its write never runs.
+    public func stopWaiting(_ id: UInt64) {
+        writer.withLock { $0.waiters.removeAll { $0.id == id } }
     }
 
     /// One timer at a time looks for writes that waited too long: it refuses them, and looks again

@@ -57,6 +57,21 @@ import Wire
         #expect(try curl(["\(server.url)/health"]).body.hasPrefix(#"{"status":"ok","version":2,"#))
     }
 
+    /// A waiting step whose client gives up (curl's timeout closes the connection) is dropped: when
+    /// the step before it lands, it does not land after it.
+    @Test func aWaitingStepWhoseClientLeftNeverLands() throws {
+        let server = try ServerProcess(["--layers", "3,3,3", "--max-staleness", "2", "--step-wait", "300"])
+        func step(_ ifVersion: Int) -> String {
+            #"{"gradients": {"W3": {"shape": [3], "data": [0.1, 0.2, 0.3]}}, "version": 0, "if_version": \#(ifVersion), "parts": [[{"x": [1, 2, 3], "t": 1}]]}"#
+        }
+        let gaveUp = try run("/usr/bin/curl", ["-s", "-m", "1", "-X", "POST", "\(server.url)/step", "-d", step(1)])
+        #expect(gaveUp.status == 28, "curl's exit status for a timeout")
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try curl(["-X", "POST", "\(server.url)/step", "-d", step(0)]).body.hasPrefix(#"{"version":1,"#))
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try curl(["\(server.url)/health"]).body.hasPrefix(#"{"status":"ok","version":1,"#), "the abandoned step did not land")
+    }
+
     @Test func gradientsAndApplyOverCurlMatchTheModelLibrary() throws {
         let server = try ServerProcess(["--layers", "3,3,3", "--lr", "0.001", "--optimizer", "sgd"])
         let put = try curl(["-X", "PUT", "\(server.url)/params", "-H", "Content-Type: application/json", "-d", knownParameters])

@@ -33,7 +33,11 @@ struct StepEndpoint: Endpoint {
                 // It runs on the thread of the step that made its turn, once that step's answer is out.
                 AfterAnswer.run { resumer.answer(api.answer(request, started: parked) { try run(body, in: api) }) }
             }
-            if waiting { return .deferred }
+            if let waiting {
+                // A client that goes away takes its waiting step with it: it never lands.
+                resumer.onAbandon { api.store.stopWaiting(waiting) }
+                return .deferred
+            }
         }
         return try run(body, in: api)
     }
