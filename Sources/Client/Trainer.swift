@@ -277,17 +277,19 @@ public final class Trainer: Sendable {
                         if let next { fromSteps[next.index] = (next.batch, next.gradients, oldest.ifVersion + 1) }
                     case .settled(let count):
                         // Something failed: every step was drained, and `count` of them landed (the oldest first).
-                        for step in ([oldest] + inFlight).prefix(count) {
+                        let drained = [oldest] + inFlight
+                        for step in drained.prefix(count) {
                             try await landed(step.ifVersion + 1, learningRate: nil, batchStart: step.batchStart, gradients: step.gradients,
                                              base: step.base)
                         }
-                        // The rest start again from the batch after the last that landed, as at an epoch's start.
-                        index = (count == 0 ? oldest.index : ([oldest] + inFlight)[count - 1].index + 1)
+                        // The rest start again from the first batch that did not land (steps go out in batch
+                        // order), as at an epoch's start.
+                        index = oldest.index + count
                         inFlight = []
                         fromSteps = [:]
                         for prefetch in ahead.values { prefetch.cancel() }
                         (ahead, launched) = ([:], index)
-                        (position.pendingLossSum, position.queuedLossSums) = (nil, nil)
+                        position.forgetStepsInFlight()
                         report(.position(position))
                         try await replicas.probeDropped()
                         try await begin(at: index)
@@ -412,7 +414,7 @@ public final class Trainer: Sendable {
             throw TrainingError.cannotResume("the servers are at version \(version), but the run stopped at version \(position.version)"
                 + flight + ": did another client train them?")
         }
-        (position.pendingLossSum, position.queuedLossSums) = (nil, nil)
+        position.forgetStepsInFlight()
         return position
     }
 
@@ -598,6 +600,9 @@ extension Trainer.Position {
 
     /// Steps sent and not yet known to have landed.
     var stepsInFlight: Int { (pendingLossSum == nil ? 0 : 1) + (queuedLossSums?.count ?? 0) }
+
+    /// The steps in flight did not land (or were accounted already): none is pending.
+    mutating func forgetStepsInFlight() { (pendingLossSum, queuedLossSums) = (nil, nil) }
 }
 
 extension Trainer.Evaluation {

@@ -138,8 +138,7 @@ final class Connection {
             guard input.count - inputStart >= head.contentLength else { return false }
             let body = Array(input[inputStart..<(inputStart + head.contentLength)])
             inputStart += head.contentLength
-            let request = HTTPRequest(head: head, body: body,
-                                      resumer: context.resumeSink.map { HTTPResumer(token: token, sink: $0, abandon: context.abandonSink) })
+            let request = HTTPRequest(head: head, body: body, resumer: context.resumer(token))
             if head.contentLength >= context.offloadBodyBytes {
                 // A large body means real work: leave the loop free for the other connections.
                 phase = .handling(head)

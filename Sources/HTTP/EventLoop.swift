@@ -55,12 +55,14 @@ final class EventLoop: @unchecked Sendable {
                 }
             }
         }
-        context.resumeSink = { token, response in
+        let abandoned = abandoned
+        let answer: @Sendable (UInt64, HTTPResponse) -> Void = { token, response in
+            abandoned.withLock { _ = $0.removeValue(forKey: token) }
             finished.withLock { $0.append((token, response)) }
             epoll.wake()
         }
-        let abandoned = abandoned
-        context.abandonSink = { token, body in abandoned.withLock { $0[token] = body } }
+        let abandon: @Sendable (UInt64, @escaping @Sendable () -> Void) -> Void = { token, body in abandoned.withLock { $0[token] = body } }
+        context.resumer = { HTTPResumer(token: $0, sink: answer, abandon: abandon) }
     }
 
     /// Asks the loop to stop accepting and to finish; safe from any thread.
@@ -125,7 +127,6 @@ final class EventLoop: @unchecked Sendable {
         case Epoll.wakeToken:
             context.tick()
             for answer in takeFinished() {
-                abandoned.withLock { _ = $0.removeValue(forKey: answer.token) }
                 let fd = Int32(truncatingIfNeeded: answer.token & 0xFFFF_FFFF)
                 guard let connection = connections[fd], connection.token == answer.token else { continue }
                 connection.complete(with: answer.response, handler: handler, context: context)

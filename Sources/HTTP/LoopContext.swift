@@ -19,10 +19,8 @@ final class LoopContext {
     /// Hands a request and its connection's token to a worker thread; set by the loop. False
     /// when the workers' queue is full: the request was not taken.
     var offload: (HTTPRequest, UInt64) -> Bool = { _, _ in false }
-    /// Where a deferred answer goes (`HTTPResumer`), with its connection's token; set by the loop.
-    var resumeSink: (@Sendable (UInt64, HTTPResponse) -> Void)?
-    /// Where a deferred request's "if the connection closes first" goes (`HTTPResumer.onAbandon`).
-    var abandonSink: @Sendable (UInt64, @escaping @Sendable () -> Void) -> Void = { _, _ in }
+    /// How a request on the connection with this token is answered later (`HTTPResumer`); set by the loop.
+    var resumer: (UInt64) -> HTTPResumer? = { _ in nil }
     /// Where `recv` writes before bytes are appended to a connection's buffer.
     let receiveBuffer: UnsafeMutableRawBufferPointer
 

@@ -34,7 +34,7 @@ public final class TrainingStore: Sendable {
         let id: UInt64
         let version: Int
         let deadline: ContinuousClock.Instant
-        let resume: @Sendable (_ reached: Bool) -> Void
+        let resume: @Sendable () -> Void
     }
 
     /// At most this many writes wait for their turn at once; more are not parked.
@@ -109,13 +109,13 @@ public final class TrainingStore: Sendable {
         return (snapshot, learningRate)
     }
 
-    /// Parks a write that arrived ahead of its turn: `resume(true)` is called, on the thread of
-    /// the write that makes it, once the version is `version` or later, or `resume(false)` after
-    /// `timeout` if it never got there. Returns the wait's id (for `stopWaiting`), or nil, keeping
+    /// Parks a write that arrived ahead of its turn: `resume` is called, on the thread of the write
+    /// that makes it, once the version is `version` or later, or after `timeout` if it never got
+    /// there (the write's own version check then tells which). Returns the wait's id (for `stopWaiting`), or nil, keeping
     /// nothing, when the version is already there, or `version` is more than `maxStaleness` ahead
     /// of it (no client that keeps to the staleness bound gets that far ahead), or `maxWaiting`
     /// writes wait already: the caller then goes on at once, and its own version check answers.
-    public func whenVersion(reaches version: Int, timeout: Duration, _ resume: @escaping @Sendable (_ reached: Bool) -> Void) -> UInt64? {
+    public func whenVersion(reaches version: Int, timeout: Duration, _ resume: @escaping @Sendable () -> Void) -> UInt64? {
         let (id, arm) = writer.withLock { state -> (UInt64?, Bool) in
             let current = current.withLock { $0.version }
             guard version > current, version - current <= maxStaleness, state.waiters.count < Self.maxWaiting else { return (nil, false) }
@@ -137,8 +137,7 @@ public final class TrainingStore: Sendable {
     /// One timer at a time looks for writes that waited too long: it refuses them, and looks again
     /// when the oldest of the others is due.
     private func expireWaiters(after delay: Duration) {
-        let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) * 1e-18
-        DispatchQueue.global().asyncAfter(deadline: .now() + max(seconds, 0)) { [weak self] in
+        DispatchQueue.global().asyncAfter(deadline: .now() + max(delay / .seconds(1), 0)) { [weak self] in
             guard let self else { return }
             let now = ContinuousClock.now
             let (expired, next) = writer.withLock { state -> ([Waiter], ContinuousClock.Instant?) in
@@ -148,7 +147,7 @@ public final class TrainingStore: Sendable {
                 state.timerArmed = next != nil
                 return (expired, next)
             }
-            for waiter in expired { waiter.resume(false) }
+            for waiter in expired { waiter.resume() }
             if let next { expireWaiters(after: next - now) }
         }
     }
@@ -204,7 +203,7 @@ public final class TrainingStore: Sendable {
     private func commit(_ change: (Snapshot, inout OptimizerState) throws(WriteError) -> (version: Int, parameters: TensorSet)) throws(WriteError) -> Snapshot {
         // Writes parked for the version this one makes go on once the lock is free.
         var ready: [Waiter] = []
-        defer { for waiter in ready { waiter.resume(true) } }
+        defer { for waiter in ready { waiter.resume() } }
         return try writer.withLock { (state: inout WriterState) throws(WriteError) -> Snapshot in
             let snapshot = current.withLock { $0 }
             var optimizerState = state.optimizerState

@@ -55,8 +55,7 @@ struct PingPong: ParsableCommand {
             _ = send(client, message, 64, 0)
             Self.receive(client, &message, polling: polling)
         }
-        let elapsed = clock.now - start
-        return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18) / Double(count)
+        return (clock.now - start) / .seconds(1) / Double(count)
     }
 
     private static func noDelay(_ socket: Int32) {

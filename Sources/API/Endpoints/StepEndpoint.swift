@@ -28,7 +28,7 @@ struct StepEndpoint: Endpoint {
         }
         if body.gradients != nil, let turn = body.ifVersion, let resumer = request.resumer {
             let parked = ContinuousClock.now
-            let waiting = api.store.whenVersion(reaches: turn, timeout: api.limits.stepWait) { _ in
+            let waiting = api.store.whenVersion(reaches: turn, timeout: api.limits.stepWait) {
                 // Its turn came, or the wait ran out: either way the step's own version check answers.
                 // It runs on the thread of the step that made its turn, once that step's answer is out.
                 AfterAnswer.run { resumer.answer(api.answer(request, started: parked) { try run(body, in: api) }) }
