@@ -26,75 +26,70 @@ public enum ShortestFloat {
             return at + 3
         }
         let (digits, exponent) = decimal(value.bitPattern & 0x7FFF_FFFF)
-        // The digits as ten ASCII characters, zero-padded on the left (digits < 10^10).
-        var scratch: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        return withUnsafeMutableBytes(of: &scratch) { scratch -> Int in
-            let pairs: StaticString = """
-                00010203040506070809101112131415161718192021222324252627282930313233343536373839\
-                40414243444546474849505152535455565758596061626364656667686970717273747576777879\
-                8081828384858687888990919293949596979899
-                """
-            let pair = UnsafeRawPointer(pairs.utf8Start)
-            func putPair(_ index: Int, _ value: UInt64) {
-                scratch.storeBytes(of: pair.loadUnaligned(fromByteOffset: 2 * Int(value), as: UInt16.self),
-                                   toByteOffset: index, as: UInt16.self)
-            }
-            let high = digits / 100_000_000, low = digits % 100_000_000
-            putPair(0, high)
-            putPair(2, low / 1_000_000)
-            putPair(4, low / 10_000 % 100)
-            putPair(6, low / 100 % 100)
-            putPair(8, low % 100)
-            let zeros: UInt64 = 0x3030_3030_3030_3030
-            // '0' bytes before the first digit (at most 9, as digits > 0), and after the last.
-            let headMask = scratch.load(as: UInt64.self) ^ zeros
-            let head = headMask == 0 ? 8 + (scratch[8] == 0x30 ? 1 : 0) : headMask.trailingZeroBitCount / 8
-            let tailMask = scratch.loadUnaligned(fromByteOffset: 2, as: UInt64.self) ^ zeros
-            let tail = tailMask == 0 ? 8 + (scratch[1] == 0x30 ? 1 : 0) : tailMask.leadingZeroBitCount / 8
-            let count = 10 - head - tail
-            let first = scratch.baseAddress! + head
-            // value = 0.d1d2... × 10^point: `point` digits stand before the decimal point.
-            let point = exponent + tail + count
-            func copy16(from source: UnsafeRawPointer, to offset: Int) {
-                raw.storeBytes(of: source.loadUnaligned(as: UInt64.self), toByteOffset: offset, as: UInt64.self)
-                raw.storeBytes(of: source.loadUnaligned(fromByteOffset: 8, as: UInt64.self), toByteOffset: offset + 8, as: UInt64.self)
-            }
-            if point < -3 || value.magnitude > 0x1p24 {
-                // d.ddde±XX
-                copy16(from: first, to: at)
-                raw.storeBytes(of: 0x2E, toByteOffset: at + 1, as: UInt8.self)  // "."
-                copy16(from: first + 1, to: at + 2)
-                at += count == 1 ? 1 : count + 1
-                let power = point - 1
-                raw.storeBytes(of: power < 0 ? 0x2D_65 : 0x2B_65, toByteOffset: at, as: UInt16.self)  // "e-" or "e+"
-                at += 2
-                let magnitude = UInt64(power.magnitude)
-                if magnitude >= 100 {
-                    raw.storeBytes(of: 0x30 + UInt8(magnitude / 100), toByteOffset: at, as: UInt8.self)
-                    at += 1
-                }
-                raw.storeBytes(of: pair.loadUnaligned(fromByteOffset: 2 * Int(magnitude % 100), as: UInt16.self), toByteOffset: at, as: UInt16.self)
-                return at + 2
-            }
-            if point <= 0 {
-                // 0.000ddd (at most three zeros after the point)
-                raw.storeBytes(of: 0x3030_3030_3030_2E30, toByteOffset: at, as: UInt64.self)  // "0.000000"
-                at += 2 - point
-                copy16(from: first, to: at)
-                return at + count
-            }
-            copy16(from: first, to: at)
-            if point >= count {
-                // ddd000.0 (an integer below 2^24: at most 8 digits)
-                raw.storeBytes(of: zeros, toByteOffset: at + count, as: UInt64.self)
-                raw.storeBytes(of: 0x30_2E, toByteOffset: at + point, as: UInt16.self)  // ".0"
-                return at + point + 2
-            }
-            // ddd.ddd
-            raw.storeBytes(of: 0x2E, toByteOffset: at + point, as: UInt8.self)
-            copy16(from: first + point, to: at + point + 1)
-            return at + count + 1
+        // The digits as ten ASCII characters, zero-padded on the left (digits < 10^10), held in
+        // two registers: characters 0-7 in `w0` and 8-9 in `w1`, first character lowest. (Storing
+        // them as pairs and loading them back as words stalls: a wide load cannot be forwarded
+        // from several narrow stores.)
+        let pairs: StaticString = """
+            00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+            40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+            8081828384858687888990919293949596979899
+            """
+        let table = UnsafeRawPointer(pairs.utf8Start)
+        func pair(_ value: UInt64) -> UInt64 { UInt64(table.loadUnaligned(fromByteOffset: 2 * Int(value), as: UInt16.self)) }
+        let high = digits / 100_000_000, low = digits % 100_000_000
+        let w0 = pair(high) | pair(low / 1_000_000) << 16 | pair(low / 10_000 % 100) << 32 | pair(low / 100 % 100) << 48
+        let w1 = pair(low % 100)
+        let zeros: UInt64 = 0x3030_3030_3030_3030
+        // '0' characters before the first digit (at most 9, as digits > 0), and after the last.
+        let headMask = w0 ^ zeros
+        let head = headMask == 0 ? 8 + (w1 & 0xFF == 0x30 ? 1 : 0) : headMask.trailingZeroBitCount / 8
+        let tailMask = (w0 >> 16 | w1 << 48) ^ zeros
+        let tail = tailMask == 0 ? 8 + (w0 >> 8 & 0xFF == 0x30 ? 1 : 0) : tailMask.leadingZeroBitCount / 8
+        let count = 10 - head - tail
+        // value = 0.d1d2... × 10^point: `point` digits stand before the decimal point.
+        let point = exponent + tail + count
+        /// Writes 16 bytes at `offset`: the characters from the `skip`-th significant digit on, then zero bytes.
+        func put16(skipping skip: Int, at offset: Int) {
+            let shift = 8 * (head + skip)  // 0...72; Swift's shifts give 0 past the width
+            raw.storeBytes(of: w0 >> shift | w1 << (64 - shift), toByteOffset: offset, as: UInt64.self)
+            raw.storeBytes(of: w1 >> shift, toByteOffset: offset + 8, as: UInt64.self)
         }
+        if point < -3 || value.magnitude > 0x1p24 {
+            // d.ddde±XX
+            put16(skipping: 0, at: at)
+            raw.storeBytes(of: 0x2E, toByteOffset: at + 1, as: UInt8.self)  // "."
+            put16(skipping: 1, at: at + 2)
+            at += count == 1 ? 1 : count + 1
+            let power = point - 1
+            raw.storeBytes(of: power < 0 ? 0x2D_65 : 0x2B_65, toByteOffset: at, as: UInt16.self)  // "e-" or "e+"
+            at += 2
+            let magnitude = UInt64(power.magnitude)
+            if magnitude >= 100 {
+                raw.storeBytes(of: 0x30 + UInt8(magnitude / 100), toByteOffset: at, as: UInt8.self)
+                at += 1
+            }
+            raw.storeBytes(of: UInt16(truncatingIfNeeded: pair(magnitude % 100)), toByteOffset: at, as: UInt16.self)
+            return at + 2
+        }
+        if point <= 0 {
+            // 0.000ddd (at most three zeros after the point)
+            raw.storeBytes(of: 0x3030_3030_3030_2E30, toByteOffset: at, as: UInt64.self)  // "0.000000"
+            at += 2 - point
+            put16(skipping: 0, at: at)
+            return at + count
+        }
+        put16(skipping: 0, at: at)
+        if point >= count {
+            // ddd000.0 (an integer below 2^24: at most 8 digits)
+            raw.storeBytes(of: zeros, toByteOffset: at + count, as: UInt64.self)
+            raw.storeBytes(of: 0x30_2E, toByteOffset: at + point, as: UInt16.self)  // ".0"
+            return at + point + 2
+        }
+        // ddd.ddd
+        raw.storeBytes(of: 0x2E, toByteOffset: at + point, as: UInt8.self)
+        put16(skipping: point, at: at + point + 1)
+        return at + count + 1
     }
 
     /// The shortest decimal (digits × 10^exponent) that rounds to the positive finite nonzero
