@@ -85,6 +85,7 @@ private final class Transfer: @unchecked Sendable {
     let call: HTTPCall
     let continuation: CheckedContinuation<HTTPResult, any Error>
     var response: [UInt8] = []
+    /// Headers of its own, when the engine's cache of header lists is full.
     var headerList: UnsafeMutablePointer<curl_slist>?
     var body: UnsafeMutableRawBufferPointer?
     let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
@@ -110,16 +111,21 @@ private final class Transfer: @unchecked Sendable {
 }
 
 /// The multi handle and the thread that drives it, which also runs the jobs of tasks that prefer
-/// it as their executor. Other threads only touch `queue`, `jobs` and `stopped`.
+/// it as their executor. Other threads only touch `queue`, `jobs`, `queued` and `stopped`.
 private final class Engine: @unchecked Sendable, TaskExecutor {
     private let multi: UnsafeMutableRawPointer
     private let queue = Locked([] as [Transfer])
     private let jobs = Locked([] as [UnownedJob])
+    /// Counts what was put in `queue` and `jobs` since the engine last took them: while it polls
+    /// for answers, the engine reads this instead of taking both locks on every turn.
+    private let queued = Atomic<Int>(0)
     private let stopped = Atomic<Bool>(false)
     /// The engine thread's id, once it runs: work queued from that thread needs no wakeup.
     private let thread = Atomic<UInt>(0)
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
     private var idleHandles: [UnsafeMutableRawPointer] = []
+    /// Header lists by their lines: a client sends the same few on every request.
+    private var headerLists: [[String]: UnsafeMutablePointer<curl_slist>] = [:]
     private var poll: BusyPoll
 
     init(maxConnections: Int, busyPoll: Duration) {
@@ -131,12 +137,14 @@ private final class Engine: @unchecked Sendable, TaskExecutor {
 
     func submit(_ transfer: Transfer) {
         queue.withLock { $0.append(transfer) }
+        queued.add(1, ordering: .releasing)
         wakeUnlessOnEngine()
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         jobs.withLock { $0.append(job) }
+        queued.add(1, ordering: .releasing)
         wakeUnlessOnEngine()
     }
 
@@ -155,12 +163,15 @@ private final class Engine: @unchecked Sendable, TaskExecutor {
     func run() {
         thread.store(UInt(bitPattern: Int(bitPattern: pthread_self())), ordering: .relaxed)
         while !stopped.load(ordering: .acquiring) {
-            for job in jobs.withLock({ jobs in defer { jobs.removeAll(keepingCapacity: true) }; return jobs }) {
-                job.runSynchronously(on: asUnownedTaskExecutor())
-            }
-            for transfer in queue.withLock({ queue in defer { queue.removeAll() }; return queue }) {
-                start(transfer)
-                poll.beginWait(at: BusyPoll.now())
+            // What was queued before the count was taken is in the queues now; what comes later counts again.
+            if queued.exchange(0, ordering: .acquiringAndReleasing) > 0 {
+                for job in jobs.withLock(Self.takeAll) {
+                    job.runSynchronously(on: asUnownedTaskExecutor())
+                }
+                for transfer in queue.withLock(Self.takeAll) {
+                    start(transfer)
+                    poll.beginWait(at: BusyPoll.now())
+                }
             }
             var running: Int32 = 0
             curl_multi_perform(multi, &running)
@@ -171,7 +182,7 @@ private final class Engine: @unchecked Sendable, TaskExecutor {
                 poll.beginWait(at: now)
             }
             // Jobs made runnable by the answers just delivered run before the next wait.
-            guard jobs.withLock(\.isEmpty), queue.withLock(\.isEmpty) else { continue }
+            guard queued.load(ordering: .acquiring) == 0 else { continue }
             var ready: Int32 = 0
             let polling = !active.isEmpty && poll.shouldPoll(at: BusyPoll.now())
             curl_multi_poll(multi, nil, 0, polling ? 0 : 1000, &ready)
@@ -182,14 +193,31 @@ private final class Engine: @unchecked Sendable, TaskExecutor {
             transfer.continuation.resume(throwing: TransportError(url: transfer.call.url, code: -1, message: "client shut down"))
         }
         // Tasks still waiting on this executor finish: their transfers, in flight or asked for now, fail.
-        while case let pending = jobs.withLock({ jobs in defer { jobs.removeAll() }; return jobs }), !pending.isEmpty || !queue.withLock(\.isEmpty) {
-            for transfer in queue.withLock({ queue in defer { queue.removeAll() }; return queue }) {
+        while case let pending = jobs.withLock(Self.takeAll), !pending.isEmpty || !queue.withLock({ $0.isEmpty }) {
+            for transfer in queue.withLock(Self.takeAll) {
                 transfer.continuation.resume(throwing: TransportError(url: transfer.call.url, code: -1, message: "client shut down"))
             }
             for job in pending { job.runSynchronously(on: asUnownedTaskExecutor()) }
         }
         idleHandles.forEach { curl_easy_cleanup($0) }
+        headerLists.values.forEach { curl_slist_free_all($0) }
         curl_multi_cleanup(multi)
+    }
+
+    private static func takeAll<T>(_ items: inout [T]) -> [T] {
+        var taken: [T] = []
+        swap(&taken, &items)
+        return taken
+    }
+
+    /// The list of `lines` for libcurl, made once per distinct set (a client sends one or two);
+    /// past 64 sets, each transfer gets a list of its own, freed with it.
+    private func headerList(_ lines: [String], for transfer: Transfer) -> UnsafeMutablePointer<curl_slist>? {
+        if let list = headerLists[lines] { return list }
+        var list: UnsafeMutablePointer<curl_slist>?
+        for line in lines { list = curl_slist_append(list, line) }
+        if headerLists.count < 64 { headerLists[lines] = list } else { transfer.headerList = list }
+        return list
     }
 
     private func start(_ transfer: Transfer) {
@@ -208,8 +236,7 @@ private final class Engine: @unchecked Sendable, TaskExecutor {
         // An empty Expect stops libcurl from waiting for "100 Continue" before large bodies.
         var headers = ["Expect:"] + call.headers
         if call.body != nil { headers.append("Content-Type: application/json") }
-        for header in headers { transfer.headerList = curl_slist_append(transfer.headerList, header) }
-        gs_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, transfer.headerList)
+        gs_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList(headers, for: transfer))
         if let body = call.body {
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(body.count, 1), alignment: 1)
             body.withUnsafeBytes { buffer.copyMemory(from: $0) }
