@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Locking
 
 /// One client connection: bytes in, requests parsed in order (pipelining included),
 /// responses out, and the deadlines that guard each phase. Owned by one event loop.
@@ -33,6 +34,9 @@ final class Connection {
     private(set) var isClosed = false
     private var lastActivity: Int64
     private var lastWriteProgress: Int64
+    /// The body size and handling time of this connection's last request with a large body (see
+    /// `LoopContext.inlineBudget`), when known.
+    private var lastLarge: (bytes: Int, nanoseconds: Int64)?
 
     /// Stop reading requests while this much output waits for a slow reader.
     private static let outputHighWater = 4 * 1024 * 1024
@@ -139,9 +143,11 @@ final class Connection {
             let body = Array(input[inputStart..<(inputStart + head.contentLength)])
             inputStart += head.contentLength
             let request = HTTPRequest(head: head, body: body, resumer: context.resumer(token))
-            if head.contentLength >= context.offloadBodyBytes {
+            let large = head.contentLength >= context.offloadBodyBytes
+            if large, !isQuick(head.contentLength, context: context) {
                 // A large body means real work: leave the loop free for the other connections.
                 phase = .handling(head)
+                lastLarge = nil  // measured by the worker, told with the answer (`complete`)
                 if context.offload(request, token) { return false }
                 phase = .idle
                 var busy = handler.failureResponse(status: .serviceUnavailable, message: "the server is busy with other large requests; retry shortly")
@@ -150,7 +156,9 @@ final class Connection {
                 return true
             }
             phase = .idle
+            let started = large ? BusyPoll.now() : 0
             let response = handler.handle(request)
+            if large { lastLarge = (head.contentLength, BusyPoll.now() - started) }
             if response.isDeferred {
                 phase = .handling(head)
                 return false
@@ -162,17 +170,27 @@ final class Connection {
         }
     }
 
+    /// Whether a request with a large body of `bytes` is expected to take less than the loop's
+    /// inline budget, from the rate of this connection's last large request: a trainer's next step
+    /// is like its last. Answered on the loop, it costs no handoff to a worker and back (two
+    /// thread wake-ups, a large share of a short request on a small machine).
+    private func isQuick(_ bytes: Int, context: LoopContext) -> Bool {
+        guard let lastLarge, lastLarge.bytes > 0 else { return false }
+        return Double(lastLarge.nanoseconds) * Double(bytes) / Double(lastLarge.bytes) < Double(context.inlineBudgetNanoseconds)
+    }
+
     /// Queues the answer to `head`.
     private func finish(_ head: HTTPRequestHead, with response: HTTPResponse, context: LoopContext) {
         respond(response, keepAlive: head.keepAlive && !context.isShuttingDown, context: context,
                 includeBody: head.method != "HEAD")
     }
 
-    /// The answer a worker thread computed, or a deferred answer, for the request in `.handling`;
-    /// then the next requests.
-    func complete(with response: HTTPResponse, handler: some HTTPHandler, context: LoopContext) {
+    /// The answer a worker thread computed (in `handlingTime` nanoseconds), or a deferred answer,
+    /// for the request in `.handling`; then the next requests.
+    func complete(with response: HTTPResponse, handlingTime: Int64?, handler: some HTTPHandler, context: LoopContext) {
         guard case .handling(let head) = phase, !isClosed else { return }
         phase = .idle
+        if let handlingTime, head.contentLength >= context.offloadBodyBytes { lastLarge = (head.contentLength, handlingTime) }
         finish(head, with: response, context: context)
         process(handler: handler, context: context)
         if inputClosed, !hasPendingOutput { close() }

@@ -27,7 +27,8 @@ final class EventLoop: @unchecked Sendable {
     /// Answers that worker threads computed, and deferred answers (`HTTPResumer`), by connection
     /// token, waiting for this loop.
     private let finished = Locked<[Answer]>([])
-    private typealias Answer = (token: UInt64, response: HTTPResponse)
+    /// With how long a worker took to make it (nil for a deferred answer).
+    private typealias Answer = (token: UInt64, response: HTTPResponse, handlingTime: Int64?)
     /// For deferred requests, by connection token: what to do if the connection closes before the answer.
     private let abandoned = Locked<[UInt64: @Sendable () -> Void]>([:])
 
@@ -48,9 +49,11 @@ final class EventLoop: @unchecked Sendable {
         context.offload = { request, token in
             workers.submit {
                 AfterAnswer.answering {
+                    let started = BusyPoll.now()
                     let response = handler.handle(request)
                     guard !response.isDeferred else { return }
-                    finished.withLock { $0.append((token, response)) }
+                    let elapsed = BusyPoll.now() - started
+                    finished.withLock { $0.append((token, response, elapsed)) }
                     epoll.wake()
                 }
             }
@@ -58,7 +61,7 @@ final class EventLoop: @unchecked Sendable {
         let abandoned = abandoned
         let answer: @Sendable (UInt64, HTTPResponse) -> Void = { token, response in
             abandoned.withLock { _ = $0.removeValue(forKey: token) }
-            finished.withLock { $0.append((token, response)) }
+            finished.withLock { $0.append((token, response, nil)) }
             epoll.wake()
         }
         let abandon: @Sendable (UInt64, @escaping @Sendable () -> Void) -> Void = { token, body in abandoned.withLock { $0[token] = body } }
@@ -129,7 +132,7 @@ final class EventLoop: @unchecked Sendable {
             for answer in takeFinished() {
                 let fd = Int32(truncatingIfNeeded: answer.token & 0xFFFF_FFFF)
                 guard let connection = connections[fd], connection.token == answer.token else { continue }
-                connection.complete(with: answer.response, handler: handler, context: context)
+                connection.complete(with: answer.response, handlingTime: answer.handlingTime, handler: handler, context: context)
                 update(connection)
             }
         case Self.listenerToken:

@@ -48,6 +48,12 @@ public struct HTTPRequestHead: Sendable, Equatable {
     /// Whether the client waits for `100 Continue` before sending the body.
     public var expectsContinue: Bool
 
+    public init(method: String, target: String, version: HTTPVersion, headers: HTTPHeaders, contentLength: Int, keepAlive: Bool,
+                expectsContinue: Bool) {
+        (self.method, self.target, self.version, self.headers) = (method, target, version, headers)
+        (self.contentLength, self.keepAlive, self.expectsContinue) = (contentLength, keepAlive, expectsContinue)
+    }
+
     /// The path of the target without its query.
     public var path: Substring {
         target.prefix { $0 != "?" }

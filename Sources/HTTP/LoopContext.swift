@@ -14,8 +14,10 @@ final class LoopContext {
     private(set) var date = ""
     private var dateSecond = -1
     var isShuttingDown = false
-    /// Requests with bodies at least this large are handled on a worker thread.
+    /// Requests with bodies at least this large are handled on a worker thread, unless expected
+    /// to take less than `inlineBudgetNanoseconds`.
     let offloadBodyBytes: Int
+    let inlineBudgetNanoseconds: Int64
     /// Hands a request and its connection's token to a worker thread; set by the loop. False
     /// when the workers' queue is full: the request was not taken.
     var offload: (HTTPRequest, UInt64) -> Bool = { _, _ in false }
@@ -30,6 +32,7 @@ final class LoopContext {
                                 idleTimeout: configuration.idleTimeout.milliseconds)
         self.clock = clock
         offloadBodyBytes = configuration.offloadBodyBytes
+        inlineBudgetNanoseconds = configuration.inlineBudget.nanoseconds
         receiveBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         tick()
     }
@@ -60,5 +63,10 @@ extension Duration {
     var milliseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -188,6 +188,35 @@ import Testing
         #expect(second.readResponse()?.status == 200)
     }
 
+    /// A connection whose last large request was quick has its next one answered on the loop
+    /// (`inlineBudget`): here while the only worker is busy and nothing may queue, where a worker
+    /// would have answered 503. A connection with no such history still goes to the workers.
+    @Test func aLargeRequestLikeAQuickOneBeforeItIsAnsweredOnTheLoop() throws {
+        let server = try ServerProcess(["--threads", "1", "--workers", "1", "--max-queued-requests", "0", "--layers", "256,256,256"])
+        let x = (0..<256).map { String(format: "0.%09d", $0 * 3_899) }.joined(separator: ",")
+        let heavyBody = #"{"samples": ["# + Array(repeating: #"{"x": [\#(x)], "t": 1}"#, count: 16).joined(separator: ",") + "]}"
+        // One sample and 16 KiB of whitespace: a large body, quick to answer.
+        let quickBody = #"{"samples": [{"x": [\#(x)]}]"# + String(repeating: " ", count: 16 * 1024) + "}"
+        func post(_ path: String, _ body: String) -> String {
+            "POST \(path) HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        }
+        let quick = try RawClient(port: server.port)
+        quick.send(post("/forward", quickBody))
+        #expect(quick.readResponse()?.status == 200, "answered by the worker, which was free")
+        let heavy = try RawClient(port: server.port)
+        heavy.setTimeout(seconds: 120)
+        heavy.send(post("/gradients", heavyBody))
+        Thread.sleep(forTimeInterval: 0.05)
+        quick.send(post("/forward", quickBody))
+        let again = quick.readResponse()
+        #expect(again?.status == 200, "answered on the loop: \(again?.text ?? "no answer")")
+        #expect(!heavy.hasDataAvailable(), "the heavy request still holds the only worker")
+        let stranger = try RawClient(port: server.port)
+        stranger.send(post("/forward", quickBody))
+        #expect(stranger.readResponse()?.status == 503, "no history on this connection: sent to the busy worker pool")
+        #expect(heavy.readResponse()?.status == 200)
+    }
+
     @Test func pipelinedRequestsKeepTheirOrderWhenOneGoesToAWorker() throws {
         let server = try ServerProcess(["--layers", "3,3,3"])
         let samples = Array(repeating: #"{"x": [0.25, 0.5, 0.75]}"#, count: 800).joined(separator: ",")
