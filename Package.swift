@@ -67,7 +67,8 @@ let package = Package(
         .executableTarget(name: "fuzz-http", dependencies: ["FuzzTargets"]),
         .executableTarget(name: "fuzz-json", dependencies: ["FuzzTargets"]),
         .executableTarget(name: "gradbench", dependencies: [
-            "Client", "Model", "Wire", "CommandSupport",
+            "API", "Client", "HTTP", "Model", "Wire", "CommandSupport",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),

@@ -12,7 +12,7 @@ struct GradBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gradbench",
         abstract: "Benchmarks of gradserve's model math, wire format and training loop.",
-        subcommands: [ModelMath.self, GraphMath.self, WireFormat.self, Copy.self, InProcess.self, Remote.self, PingPong.self, Floats.self])
+        subcommands: [ModelMath.self, GraphMath.self, WireFormat.self, Copy.self, InProcess.self, Remote.self, StepCost.self, PingPong.self, Floats.self])
 
     static func main() async {
         BLAS.configure()  // Before anything else: OpenBLAS's idle thread pool would spin on a core.

@@ -1,0 +1,66 @@
+import API
+import ArgumentParser
+import Client
+import Foundation
+import HTTP
+import Logging
+import Model
+import Wire
+
+/// The CPU one synchronous `/step` costs each side, without sockets: the server's handler (routing,
+/// decoding, the optimizer step, the next batch's gradient sum, the answer) called in process,
+/// and the client's share (writing the request from the batch's mean and samples, reading the
+/// answer's partial sum, and averaging it into the next mean). What remains of a remote step's
+/// time is the transport: syscalls, loopback, libcurl, wake-ups.
+struct StepCost: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "step")
+    @Option var layers = "3,3,3"
+    @Option var batch = 32
+    @Option var seconds = 2.0
+    @Flag(help: "Time only the server's handler (for a profiler).") var serverOnly = false
+
+    func run() throws {
+        let sizes = try sizes(layers)
+        var configuration = GradserveConfiguration()
+        configuration.network = .mlp(layers: sizes)
+        let service = try Gradserve(configuration: configuration, logger: Logger(label: "gradbench") { _ in SwiftLogNoOpLogHandler() })
+        let layout = try MLP(layers: sizes).layout
+        let samples = Dataset.synthetic(count: batch, dimension: sizes[0], seed: 5).samples.map(EncodedSample.init)
+        let mean = TensorSet(layout: layout, storage: (0..<layout.count).map { Float($0 % 7) * 1e-4 })
+
+        func request(version: Int) -> HTTPRequest {
+            var writer = JSONWriter()
+            writer.stepRequest(gradients: mean, version: version, parts: [samples], reduce: .sum, format: .b64, perSampleClipNorm: nil, results: .sum)
+            let head = HTTPRequestHead(method: "POST", target: "/step", version: .http11,
+                                       headers: HTTPHeaders([("Host", "bench"), ("Content-Length", String(writer.bytes.count))]),
+                                       contentLength: writer.bytes.count, keepAlive: true, expectsContinue: false)
+            return HTTPRequest(head: head, body: writer.bytes)
+        }
+        // Each step lands on the version the one before made; only the handler is timed.
+        let clock = ContinuousClock()
+        var answer: [UInt8] = [], serverTime = Duration.zero, serverCalls = 0, version = 0
+        while serverTime < .seconds(seconds) || serverCalls < 10 {
+            let next = request(version: version)
+            let start = clock.now
+            let response = service.app.handle(next)
+            serverTime += clock.now - start
+            guard response.status == .ok else { throw ValidationError("HTTP \(response.status.code): \(String(decoding: response.body, as: UTF8.self))") }
+            answer = response.body
+            version += 1
+            serverCalls += 1
+        }
+        let serverSeconds = serverTime / .seconds(1)
+        let body = request(version: 0).body
+        let (clientCalls, clientSeconds) = try measure(seconds: serverOnly ? 0 : seconds) {
+            let step = try JSONReader.read(answer) { try StepResponse(reading: &$0, layout: layout) }
+            let n = Double(step.parts[0].samples)
+            let next = TensorSet(layout: layout, storage: step.parts[0].sum.map { Float($0 / n) })
+            var writer = JSONWriter()
+            writer.stepRequest(gradients: next, version: step.state.version, parts: [samples], reduce: .sum, format: .b64,
+                               perSampleClipNorm: nil, results: .sum)
+            guard writer.bytes.count > 0 else { throw ValidationError("empty request") }
+        }
+        emit([("bench", "step"), ("layers", layers), ("batch", batch), ("request_bytes", body.count), ("response_bytes", answer.count),
+              ("server_us", serverSeconds / Double(serverCalls) * 1e6), ("client_us", clientSeconds / Double(clientCalls) * 1e6)])
+    }
+}
