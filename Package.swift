@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Locking"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Locking", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CommandSupportTests", dependencies: ["CommandSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard", "Checksums"]),

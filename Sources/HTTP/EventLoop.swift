@@ -27,8 +27,11 @@ final class EventLoop: @unchecked Sendable {
     /// Answers that worker threads computed, and deferred answers (`HTTPResumer`), by connection
     /// token, waiting for this loop.
     private let finished = Locked<[Answer]>([])
-    /// With how long a worker took to make it (nil for a deferred answer).
-    private typealias Answer = (token: UInt64, response: HTTPResponse, handlingTime: Int64?)
+    /// With how long a worker took to make it (nil for a deferred answer), and for a deferred
+    /// answer the loop whose thread made it, if any.
+    private typealias Answer = (token: UInt64, response: HTTPResponse, handlingTime: Int64?, madeBy: EventLoop?)
+    /// Connections another loop handed over (`adopt`), waiting for this loop.
+    private let adopted = Locked<[Connection]>([])
     /// For deferred requests, by connection token: what to do if the connection closes before the answer.
     private let abandoned = Locked<[UInt64: @Sendable () -> Void]>([:])
 
@@ -53,7 +56,7 @@ final class EventLoop: @unchecked Sendable {
                     let response = handler.handle(request)
                     guard !response.isDeferred else { return }
                     let elapsed = BusyPoll.now() - started
-                    finished.withLock { $0.append((token, response, elapsed)) }
+                    finished.withLock { $0.append((token, response, elapsed, nil)) }
                     epoll.wake()
                 }
             }
@@ -61,11 +64,28 @@ final class EventLoop: @unchecked Sendable {
         let abandoned = abandoned
         let answer: @Sendable (UInt64, HTTPResponse) -> Void = { token, response in
             abandoned.withLock { _ = $0.removeValue(forKey: token) }
-            finished.withLock { $0.append((token, response, nil)) }
+            finished.withLock { $0.append((token, response, nil, EventLoop.current)) }
             epoll.wake()
         }
         let abandon: @Sendable (UInt64, @escaping @Sendable () -> Void) -> Void = { token, body in abandoned.withLock { $0[token] = body } }
         context.resumer = { HTTPResumer(token: $0, sink: answer, abandon: abandon) }
+    }
+
+    /// The loop whose thread is running, if any.
+    private static let currentKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    private static var current: EventLoop? {
+        pthread_getspecific(currentKey).map { Unmanaged<EventLoop>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// Takes over `connection` from another loop, which no longer touches it; safe from any thread.
+    private func adopt(_ connection: Connection) {
+        adopted.withLock { $0.append(connection) }
+        epoll.wake()
     }
 
     /// Asks the loop to stop accepting and to finish; safe from any thread.
@@ -76,6 +96,8 @@ final class EventLoop: @unchecked Sendable {
 
     /// Runs until stopped and every connection has finished or the grace period ran out.
     func run() {
+        pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
+        defer { pthread_setspecific(Self.currentKey, nil) }
         var stopDeadline: Int64?
         // A client that got an answer often sends its next request within microseconds: the loop
         // looks for it without sleeping for a while, and saves a wake-up (`Configuration.busyPoll`).
@@ -108,6 +130,7 @@ final class EventLoop: @unchecked Sendable {
         }
         for connection in connections.values { connection.close() }
         connections.removeAll()
+        for connection in adopted.withLock({ $0 }) { connection.close() }
         close(listener)
     }
 
@@ -129,11 +152,21 @@ final class EventLoop: @unchecked Sendable {
         switch token {
         case Epoll.wakeToken:
             context.tick()
+            for connection in adopted.withLock({ Self.takeAll(&$0) }) { take(connection) }
             for answer in takeFinished() {
                 let fd = Int32(truncatingIfNeeded: answer.token & 0xFFFF_FFFF)
                 guard let connection = connections[fd], connection.token == answer.token else { continue }
                 connection.complete(with: answer.response, handlingTime: answer.handlingTime, handler: handler, context: context)
                 update(connection)
+                // Another loop's thread made this deferred answer: that loop is where this
+                // connection's requests get their turn (the steps of a pipelined trainer, which land
+                // one after another on one thread). Once idle, the connection moves there, so that
+                // its next answers need no wake-up of another thread.
+                if let maker = answer.madeBy, maker !== self, connection.isIdle, !connection.isClosed, !context.isShuttingDown {
+                    epoll.remove(connection.fd)
+                    connections[connection.fd] = nil
+                    maker.adopt(connection)
+                }
             }
         case Self.listenerToken:
             acceptPending()
@@ -152,6 +185,24 @@ final class EventLoop: @unchecked Sendable {
             if connection.inputClosed, connection.isHandling, abandoned.withLock({ $0[connection.token] != nil }) { connection.close() }
             update(connection)
         }
+    }
+
+    /// A connection handed over by another loop: watched from now on, unless this loop is stopping.
+    private func take(_ connection: Connection) {
+        guard !context.isShuttingDown else { return connection.close() }
+        do {
+            try epoll.add(connection.fd, token: connection.token, readable: connection.wantsRead, writable: connection.wantsWrite)
+            connection.registeredInterest = (connection.wantsRead, connection.wantsWrite)
+            connections[connection.fd] = connection
+        } catch {
+            connection.close()
+        }
+    }
+
+    private static func takeAll<T>(_ items: inout [T]) -> [T] {
+        var taken: [T] = []
+        swap(&taken, &items)
+        return taken
     }
 
     private func takeFinished() -> [Answer] {
