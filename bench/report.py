@@ -112,7 +112,8 @@ def main(path):
       "averaged on the client; default: partial sums, the compact form and one /step per server and step; two-round-trips: "
       "/apply then /gradients; per-sample: the defaults before, every sample's gradient as JSON numbers and two round trips; "
       "staleness K: `--max-staleness K`, up to K + 1 pipelined /step requests in flight, each computing the batch K + 1 after its own; "
-      "staleness K/1-loop: the same against a server with one event loop (`--threads 1`), where a parked step's turn and its answer never cross threads; "
+      "(a connection whose parked step another event loop's thread answered moves to that loop, so the pipeline's connections gather on the loop that lands the steps); "
+      "staleness K/1-loop: the same against a server with one event loop (`--threads 1`); "
       "no-busy-poll: the defaults with `--busy-poll 0` on both sides, so that each waiting thread sleeps). In-process: the same loop in Swift with no HTTP (`gradbench inprocess`), at the same batch size. "
       "The rows ran in five interleaved rounds (every row once per round, so that the shared machine's drift reaches them alike); each is the median of its five runs, and an in-process run is itself the median of 21 epochs (an epoch takes about 10 ms).\n")
     inproc = {r["batch"]: r["samples_per_s"] for r in by("inprocess")}
@@ -123,6 +124,14 @@ def main(path):
     for r in by("train"):
         base = inproc.get(r["batch"], float("nan"))
         w(f"| gradctl train, {r['servers']} server(s), {r['mode']}, parallel {r['parallel']} | {r['batch']} | {f(r['samples_per_s'])} | {r['samples_per_s'] / base:.0%} |")
+    default = next((r for r in by("train") if r["servers"] == 1 and r["batch"] == 32 and r["parallel"] == 1 and r["mode"] == "default"), None)
+    for r in by("step"):
+        w(f"\nWhat one synchronous step at {r['layers']}, batch {r['batch']} costs each side in CPU without sockets (`gradbench step`, "
+          f"a {r['request_bytes']:,}-byte request and a {r['response_bytes']:,}-byte answer): {r['server_us']:.1f} µs in the server's handler "
+          f"(decoding, the optimizer step, the next batch's gradient sum, the answer) and {r['client_us']:.1f} µs in the client "
+          f"(reading the answer, averaging, writing the next request)"
+          + (f"; a step of the default parallel-1 row above takes {32e6 / default['samples_per_s']:.0f} µs: the rest is the transport "
+             f"(syscalls, loopback, libcurl and the event loops, on both sides)." if default else "."))
     for r in by("train_graph"):
         w(f"\nGraph model on the molecules over HTTP (`gradctl train` with its defaults, one server, one epoch of 3,500): {f(r['samples_per_s'])} samples/s.")
     ours, tf = by("graph_time"), by("tf_graph")

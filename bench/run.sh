@@ -141,6 +141,7 @@ for index in "${!rows[@]}"; do
     echo "{\"bench\": \"train\", \"servers\": $1, \"batch\": $2, \"parallel\": $3, \"mode\": \"$4\", \"samples_per_s\": $(echo "${runs[$index]}" | median)}" | record
 done
 stop_server "$one_pid"; stop_server "$two_pid"; stop_server "$sleeper_pid"; stop_server "$single_pid"
+"$bin/gradbench" step --layers 3,3,3 --batch 32 | record
 if [ -f "$molecules/train.jsonl" ]; then
     start_server --model gcn --features 23 --hidden 64,64 --optimizer adam --lr 0.003
     rate=$("$bin/gradctl" train --server "$url" --data "$molecules/train.jsonl" --epochs 1 | samples_per_s)
