@@ -1,3 +1,5 @@
+import ExtrasBase64
+
 /// Writes JSON into a byte buffer.
 ///
 /// Floats are written in the shortest form that reads back to the same Float32, as Swift's
@@ -72,6 +74,19 @@ public struct JSONWriter {
         self.bytes.append(UInt8(ascii: "\""))
         self.bytes.append(contentsOf: bytes)
         self.bytes.append(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
+    /// `raw` as a base64 string, encoded straight into the buffer.
+    public mutating func base64String(_ raw: UnsafeRawBufferPointer) {
+        separate()
+        let length = Base64.encodedLength(bytesCount: raw.count)
+        bytes.reserveCapacity(bytes.count + length + 2)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(addingCapacity: length) { output in
+            Base64.encode(bytes: Span<UInt8>(_unsafeBytes: raw), into: &output)
+        }
+        bytes.append(UInt8(ascii: "\""))
         needsComma = true
     }
 

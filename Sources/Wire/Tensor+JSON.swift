@@ -63,12 +63,19 @@ extension JSONReader {
     /// Only the canonical encoding is accepted (RFC 4648 section 3.5: the bits after the last
     /// byte are zero), so each tensor has exactly one text, the one openapi.yaml's pattern allows.
     static func decodeFloat32Base64(_ text: UnsafeBufferPointer<UInt8>) throws -> [Float]? {
-        guard isCanonicalPadding(text), let bytes = try? Base64.decode(bytes: text), bytes.count % 4 == 0 else { return nil }
-        // Little-endian on the wire and in memory (x86-64, arm64): the bytes are the floats.
-        return [Float](unsafeUninitializedCapacity: bytes.count / 4) { buffer, count in
-            bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: $0) }
-            count = bytes.count / 4
+        guard isCanonicalPadding(text) else { return nil }
+        // Decoded straight into the floats' storage (little-endian on the wire and in memory, on
+        // x86-64 and arm64): the bytes are the floats.
+        let capacity = (Base64.decodedLength(bytesCount: text.count) + 3) / 4
+        var whole = true
+        let values = try? [Float](unsafeUninitializedCapacity: capacity) { buffer, count in
+            var output = MutableSpan<UInt8>(_unsafeBytes: UnsafeMutableRawBufferPointer(buffer))
+            let decoded = try Base64.decode(bytes: Span(_unsafeElements: text), into: &output)
+            whole = decoded % 4 == 0
+            count = decoded / 4
         }
+        guard let values, whole else { return nil }
+        return values
     }
 
     /// Before "==" the last character carries 2 bits of data and 4 zero bits; before "=", 4 and 2.
@@ -111,9 +118,9 @@ extension JSONWriter {
                 w.string("float32")
                 w.key("b64")
                 // Little-endian in memory (x86-64, arm64), as the compact form wants.
-                let encoded = values.withContiguousStorageIfAvailable { Base64.encodeToBytes(bytes: UnsafeRawBufferPointer($0)) }
-                    ?? Array(values).withUnsafeBytes { Base64.encodeToBytes(bytes: $0) }
-                w.asciiString(encoded)
+                if values.withContiguousStorageIfAvailable({ w.base64String(UnsafeRawBufferPointer($0)) }) == nil {
+                    Array(values).withUnsafeBytes { w.base64String($0) }
+                }
             }
         }
     }

@@ -94,6 +94,9 @@ struct GradserveCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Microseconds an event loop keeps polling after an event before it sleeps, 0 to 10000 (0: sleep at once). Saves a wake-up per request when a client answers quickly; costs up to that much CPU per request.",
                                valueName: "microseconds"))
     var busyPoll = 200
+    @Option(help: ArgumentHelp("Milliseconds, 0 to 10000: a request with a body of 16 KiB or more is answered on its event loop instead of a worker "
+        + "when its connection's last such request, scaled to its size, took less (0: always a worker).", valueName: "ms"))
+    var inlineBudget = 2.0
     @Option(help: ArgumentHelp("Largest request body in bytes, 1 or more; larger bodies are answered 413.", valueName: "bytes"))
     var maxBodyBytes = 64 * 1024 * 1024
     @Option(help: ArgumentHelp("Most samples in one request, 1 or more; more are answered 400.", valueName: "samples"))
@@ -129,6 +132,7 @@ struct GradserveCommand: ParsableCommand {
         guard threads >= 1, workers >= 1 else { throw ValidationError("--threads and --workers must each be at least 1") }
         guard (0.001...600).contains(stepWait) else { throw ValidationError("--step-wait must be in 0.001...600 seconds, got \(stepWait)") }
         guard (0...10_000).contains(busyPoll) else { throw ValidationError("--busy-poll must be in 0...10000 microseconds, got \(busyPoll)") }
+        guard (0...10_000).contains(inlineBudget) else { throw ValidationError("--inline-budget must be in 0...10000 milliseconds, got \(inlineBudget)") }
         guard maxQueuedRequests >= 0 else { throw ValidationError("--max-queued-requests must be at least 0") }
         guard maxBodyBytes >= 1, maxSamples >= 1, maxGradientValues >= 1 else {
             throw ValidationError("--max-body-bytes, --max-samples and --max-gradient-values must each be at least 1")
@@ -144,6 +148,7 @@ struct GradserveCommand: ParsableCommand {
         configuration.http.workers = workers
         configuration.http.maxQueuedRequests = maxQueuedRequests
         configuration.http.busyPoll = .microseconds(busyPoll)
+        configuration.http.inlineBudget = .microseconds(Int64(inlineBudget * 1000))
         configuration.http.limits.maxBodyBytes = maxBodyBytes
         configuration.http.requestTimeout = .milliseconds(Int64(requestTimeout * 1000))
         configuration.http.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))

@@ -183,6 +183,7 @@ import Wire
             (gradctl, ["train", "--synthetic", "10", "--max-staleness", "65"], "--max-staleness must be in 0...64, got 65"),
             (gradctl, ["train", "--synthetic", "10", "--busy-poll=-1"], "--busy-poll must be in 0...10000 microseconds, got -1"),
             (gradserve, ["--busy-poll", "10001"], "--busy-poll must be in 0...10000 microseconds, got 10001"),
+            (gradserve, ["--inline-budget=-1"], "--inline-budget must be in 0...10000 milliseconds, got -1.0"),
             (gradserve, ["--step-wait", "0"], "--step-wait must be in 0.001...600 seconds, got 0.0"),
         ]
         for (binary, arguments, message) in cases {

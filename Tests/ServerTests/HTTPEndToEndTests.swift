@@ -189,10 +189,12 @@ import Testing
     }
 
     /// A connection whose last large request was quick has its next one answered on the loop
-    /// (`inlineBudget`): here while the only worker is busy and nothing may queue, where a worker
+    /// (`--inline-budget`): here while the only worker is busy and nothing may queue, where a worker
     /// would have answered 503. A connection with no such history still goes to the workers.
+    /// (The budget is a minute, so that "quick" holds on any build and machine.)
     @Test func aLargeRequestLikeAQuickOneBeforeItIsAnsweredOnTheLoop() throws {
-        let server = try ServerProcess(["--threads", "1", "--workers", "1", "--max-queued-requests", "0", "--layers", "256,256,256"])
+        let server = try ServerProcess(["--threads", "1", "--workers", "1", "--max-queued-requests", "0", "--layers", "256,256,256",
+                                        "--inline-budget", "10000"])
         let x = (0..<256).map { String(format: "0.%09d", $0 * 3_899) }.joined(separator: ",")
         let heavyBody = #"{"samples": ["# + Array(repeating: #"{"x": [\#(x)], "t": 1}"#, count: 16).joined(separator: ",") + "]}"
         // One sample and 16 KiB of whitespace: a large body, quick to answer.
