@@ -119,7 +119,7 @@ public struct JSONReader {
         skipWhitespace()
         if try consume(UInt8(ascii: "}")) { return leave() }
         let firstKey = openKeys.count
-        defer { openKeys.removeSubrange(firstKey...) }
+        defer { openKeys.removeLast(openKeys.count - firstKey) }
         var manyKeys: Set<String>?
         while true {
             skipWhitespace()
@@ -291,6 +291,11 @@ public struct JSONReader {
         guard peekKind() == .number else { throw typeMismatch(expected: "an integer") }
         skipWhitespace()
         let token = try scanNumber()
+        // Up to 18 digits, the digits gathered while scanning are the value.
+        if token.isPlainInteger, token.significant <= 18, case let magnitude = Int(token.mantissa),
+           case let value = token.negative ? -magnitude : magnitude, range.contains(value) {
+            return value
+        }
         let text = Self.text(bytes, token.range)
         guard let value = Int(text), range.contains(value) else {
             throw invalid("expected an integer in \(range.lowerBound)...\(range.upperBound), got \(text.prefix(40))")
@@ -336,6 +341,8 @@ public struct JSONReader {
         var significant = 0
         /// The value is mantissa x 10^exponent.
         var exponent = 0
+        /// Digits only, with no fraction or exponent part.
+        var isPlainInteger = true
     }
 
     /// Scans a number per RFC 8259 section 6, gathering its digits in the same pass.
@@ -365,6 +372,7 @@ public struct JSONReader {
         }
         if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
             position += 1
+            number.isPlainInteger = false
             let fractionStart = position
             while let d = digit() {
                 take(d)
@@ -375,6 +383,7 @@ public struct JSONReader {
         }
         if position < bytes.count, bytes[position] | 0x20 == UInt8(ascii: "e") {
             position += 1
+            number.isPlainInteger = false
             var negative = false
             if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
                 negative = bytes[position] == UInt8(ascii: "-")

@@ -37,6 +37,24 @@ import Testing
         }
     }
 
+    /// Integers up to 18 digits come from the digits gathered while scanning, longer ones from
+    /// their text: both give the exact value, and every other number form is refused.
+    @Test func integersAreExactAndOnlyPlainDigitsAreIntegers() throws {
+        func read(_ text: String, in range: ClosedRange<Int> = Int.min...Int.max) throws -> Int {
+            try JSONReader.read(Array(text.utf8)) { try $0.readInt(in: range) }
+        }
+        for value in [0, 7, -7, 123_456_789_012_345_678, -123_456_789_012_345_678, 1_234_567_890_123_456_789, Int.max, Int.min] {
+            #expect(try read(String(value)) == value)
+        }
+        #expect(try read("-0") == 0)
+        #expect(try read(" 42 ", in: 0...42) == 42)
+        for text in ["1.0", "1e2", "1E0", "-2.5", "9223372036854775808", "-9223372036854775809"] {
+            #expect(throws: WireError.invalidField(path: "", message: "expected an integer in \(Int.min)...\(Int.max), got \(text)")) { try read(text) }
+        }
+        #expect(throws: WireError.invalidField(path: "", message: "expected an integer in 0...42, got 43")) { try read("43", in: 0...42) }
+        #expect(throws: WireError.invalidField(path: "", message: "expected an integer in 0...42, got -1")) { try read("-1", in: 0...42) }
+    }
+
     /// The reader refuses a repeated key in every document, including those no decoder in this
     /// file names (checkpoints, tensor maps), and stays linear on objects with very many keys.
     @Test func repeatedKeysAreRefusedInEveryObject() throws {
