@@ -165,10 +165,10 @@ private final class Engine: @unchecked Sendable, TaskExecutor {
         while !stopped.load(ordering: .acquiring) {
             // What was queued before the count was taken is in the queues now; what comes later counts again.
             if queued.exchange(0, ordering: .acquiringAndReleasing) > 0 {
-                for job in jobs.withLock(Self.takeAll) {
+                for job in jobs.takeAll() {
                     job.runSynchronously(on: asUnownedTaskExecutor())
                 }
-                for transfer in queue.withLock(Self.takeAll) {
+                for transfer in queue.takeAll() {
                     start(transfer)
                     poll.beginWait(at: BusyPoll.now())
                 }
@@ -193,8 +193,8 @@ private final class Engine: @unchecked Sendable, TaskExecutor {
             transfer.continuation.resume(throwing: TransportError(url: transfer.call.url, code: -1, message: "client shut down"))
         }
         // Tasks still waiting on this executor finish: their transfers, in flight or asked for now, fail.
-        while case let pending = jobs.withLock(Self.takeAll), !pending.isEmpty || !queue.withLock({ $0.isEmpty }) {
-            for transfer in queue.withLock(Self.takeAll) {
+        while case let pending = jobs.takeAll(), !pending.isEmpty || !queue.withLock({ $0.isEmpty }) {
+            for transfer in queue.takeAll() {
                 transfer.continuation.resume(throwing: TransportError(url: transfer.call.url, code: -1, message: "client shut down"))
             }
             for job in pending { job.runSynchronously(on: asUnownedTaskExecutor()) }
@@ -202,12 +202,6 @@ private final class Engine: @unchecked Sendable, TaskExecutor {
         idleHandles.forEach { curl_easy_cleanup($0) }
         headerLists.values.forEach { curl_slist_free_all($0) }
         curl_multi_cleanup(multi)
-    }
-
-    private static func takeAll<T>(_ items: inout [T]) -> [T] {
-        var taken: [T] = []
-        swap(&taken, &items)
-        return taken
     }
 
     /// The list of `lines` for libcurl, made once per distinct set (a client sends one or two);

@@ -130,7 +130,7 @@ final class EventLoop: @unchecked Sendable {
         }
         for connection in connections.values { connection.close() }
         connections.removeAll()
-        for connection in adopted.withLock({ $0 }) { connection.close() }
+        for connection in adopted.takeAll() { connection.close() }
         close(listener)
     }
 
@@ -152,8 +152,8 @@ final class EventLoop: @unchecked Sendable {
         switch token {
         case Epoll.wakeToken:
             context.tick()
-            for connection in adopted.withLock({ Self.takeAll(&$0) }) { take(connection) }
-            for answer in takeFinished() {
+            for connection in adopted.takeAll() { take(connection) }
+            for answer in finished.takeAll() {
                 let fd = Int32(truncatingIfNeeded: answer.token & 0xFFFF_FFFF)
                 guard let connection = connections[fd], connection.token == answer.token else { continue }
                 connection.complete(with: answer.response, handlingTime: answer.handlingTime, handler: handler, context: context)
@@ -196,20 +196,6 @@ final class EventLoop: @unchecked Sendable {
             connections[connection.fd] = connection
         } catch {
             connection.close()
-        }
-    }
-
-    private static func takeAll<T>(_ items: inout [T]) -> [T] {
-        var taken: [T] = []
-        swap(&taken, &items)
-        return taken
-    }
-
-    private func takeFinished() -> [Answer] {
-        finished.withLock { (answers: inout [Answer]) -> [Answer] in
-            let taken = answers
-            answers.removeAll()
-            return taken
         }
     }
 

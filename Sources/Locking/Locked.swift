@@ -30,3 +30,14 @@ public final class Locked<Value>: @unchecked Sendable {
         return try body(&value)
     }
 }
+
+extension Locked {
+    /// Empties a locked list and returns what it held: one lock, no copy.
+    public func takeAll<Element>() -> [Element] where Value == [Element] {
+        withLock { items in
+            var taken: [Element] = []
+            swap(&taken, &items)
+            return taken
+        }
+    }
+}
