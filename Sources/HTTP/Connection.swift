@@ -34,9 +34,9 @@ final class Connection {
     private(set) var isClosed = false
     private var lastActivity: Int64
     private var lastWriteProgress: Int64
-    /// The body size and handling time of this connection's last request with a large body (see
-    /// `LoopContext.inlineBudget`), when known.
-    private var lastLarge: (bytes: Int, nanoseconds: Int64)?
+    /// The target path, body size and handling time of this connection's last request with a
+    /// large body (see `LoopContext.inlineBudgetNanoseconds`), when known.
+    private var lastLarge: (path: Substring, bytes: Int, nanoseconds: Int64)?
 
     /// Stop reading requests while this much output waits for a slow reader.
     private static let outputHighWater = 4 * 1024 * 1024
@@ -144,7 +144,7 @@ final class Connection {
             inputStart += head.contentLength
             let request = HTTPRequest(head: head, body: body, resumer: context.resumer(token))
             let large = head.contentLength >= context.offloadBodyBytes
-            if large, !isQuick(head.contentLength, context: context) {
+            if large, !isQuick(head, context: context) {
                 // A large body means real work: leave the loop free for the other connections.
                 phase = .handling(head)
                 lastLarge = nil  // measured by the worker, told with the answer (`complete`)
@@ -158,7 +158,7 @@ final class Connection {
             phase = .idle
             let started = large ? BusyPoll.now() : 0
             let response = handler.handle(request)
-            if large { lastLarge = (head.contentLength, BusyPoll.now() - started) }
+            if large { lastLarge = (head.path, head.contentLength, BusyPoll.now() - started) }
             if response.isDeferred {
                 phase = .handling(head)
                 return false
@@ -170,13 +170,14 @@ final class Connection {
         }
     }
 
-    /// Whether a request with a large body of `bytes` is expected to take less than the loop's
-    /// inline budget, from the rate of this connection's last large request: a trainer's next step
-    /// is like its last. Answered on the loop, it costs no handoff to a worker and back (two
+    /// Whether a request with a large body is expected to take less than the loop's inline budget,
+    /// from the rate of this connection's last large request to the same path: a trainer's next
+    /// step is like its last. Answered on the loop, it costs no handoff to a worker and back (two
     /// thread wake-ups, a large share of a short request on a small machine).
-    private func isQuick(_ bytes: Int, context: LoopContext) -> Bool {
-        guard let lastLarge, lastLarge.bytes > 0 else { return false }
-        return Double(lastLarge.nanoseconds) * Double(bytes) / Double(lastLarge.bytes) < Double(context.inlineBudgetNanoseconds)
+    private func isQuick(_ head: HTTPRequestHead, context: LoopContext) -> Bool {
+        guard let lastLarge, lastLarge.bytes > 0, lastLarge.path == head.path else { return false }
+        let predicted = Double(lastLarge.nanoseconds) * Double(head.contentLength) / Double(lastLarge.bytes)
+        return predicted < Double(context.inlineBudgetNanoseconds)
     }
 
     /// Queues the answer to `head`.
@@ -190,7 +191,7 @@ final class Connection {
     func complete(with response: HTTPResponse, handlingTime: Int64?, handler: some HTTPHandler, context: LoopContext) {
         guard case .handling(let head) = phase, !isClosed else { return }
         phase = .idle
-        if let handlingTime, head.contentLength >= context.offloadBodyBytes { lastLarge = (head.contentLength, handlingTime) }
+        if let handlingTime, head.contentLength >= context.offloadBodyBytes { lastLarge = (head.path, head.contentLength, handlingTime) }
         finish(head, with: response, context: context)
         process(handler: handler, context: context)
         if inputClosed, !hasPendingOutput { close() }

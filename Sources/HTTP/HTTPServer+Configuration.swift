@@ -14,7 +14,7 @@ extension HTTPServer {
         /// Requests with bodies at least this large are handled on a worker thread, so that their
         /// work does not hold up the other connections of their loop; smaller ones inline.
         public var offloadBodyBytes = 16 * 1024
-        /// ...unless the connection's last such request, scaled to this one's body size, took less
+        /// ...unless the connection's last such request to the same path, scaled to this one's body size, took less
         /// than this: then it is handled inline too, sparing the two thread wake-ups of the handoff
         /// (a training client's steps are alike). Zero sends every large request to a worker.
         public var inlineBudget: Duration = .milliseconds(2)

@@ -95,7 +95,7 @@ struct GradserveCommand: ParsableCommand {
                                valueName: "microseconds"))
     var busyPoll = 200
     @Option(help: ArgumentHelp("Milliseconds, 0 to 10000: a request with a body of 16 KiB or more is answered on its event loop instead of a worker "
-        + "when its connection's last such request, scaled to its size, took less (0: always a worker).", valueName: "ms"))
+        + "when its connection's last such request to the same path, scaled to its size, took less (0: always a worker).", valueName: "ms"))
     var inlineBudget = 2.0
     @Option(help: ArgumentHelp("Largest request body in bytes, 1 or more; larger bodies are answered 413.", valueName: "bytes"))
     var maxBodyBytes = 64 * 1024 * 1024
