@@ -28,6 +28,8 @@ final class Connection {
     private var inputStart = 0
     private var output: [UInt8] = []
     private var outputStart = 0
+    /// Requests may wait in `input` because the output reached its high-water mark.
+    private var heldBack = false
     /// Once set, no further request is read; the connection closes when the output is written.
     private(set) var closeAfterWrite = false
     private(set) var inputClosed = false
@@ -38,8 +40,9 @@ final class Connection {
     /// large body (see `LoopContext.inlineBudgetNanoseconds`), when known.
     private var lastLarge: (path: Substring, bytes: Int, nanoseconds: Int64)?
 
-    /// Stop reading requests while this much output waits for a slow reader.
-    private static let outputHighWater = 4 * 1024 * 1024
+    /// Stop reading requests while this much output waits for a slow reader. (Also how much work
+    /// one pipelining connection gets done per turn of its loop, about one large answer.)
+    private static let outputHighWater = 1024 * 1024
     private static let keptCapacity = 128 * 1024
     private static let lingerMilliseconds: Int64 = 2000
 
@@ -59,7 +62,7 @@ final class Connection {
         if case .lingering = phase { return !inputClosed }
         return !inputClosed && !closeAfterWrite && output.count - outputStart < Self.outputHighWater
     }
-    var wantsWrite: Bool { hasPendingOutput }
+    var wantsWrite: Bool { hasPendingOutput || heldBack }
     /// True when the connection holds nothing in flight: closing it loses nothing.
     var isIdle: Bool {
         if case .idle = phase { return !hasPendingOutput && inputStart == input.count }
@@ -99,9 +102,25 @@ final class Connection {
         }
     }
 
-    /// Parses and answers buffered requests in order while output space allows.
+    /// Goes on with requests held back when the output reached its high-water mark (a pipelining
+    /// client's later requests), once the output is below it again.
+    func processHeldBack(handler: some HTTPHandler, context: LoopContext) {
+        guard heldBack, !isClosed, output.count - outputStart < Self.outputHighWater else { return }
+        process(handler: handler, context: context)
+    }
+
+    /// Parses and answers buffered requests in order while output space allows. Stopped by the
+    /// output's high-water mark, it goes on at the loop's next turn (`wantsWrite`), after the other
+    /// connections had theirs.
     func process(handler: some HTTPHandler, context: LoopContext) {
-        while !closeAfterWrite, output.count - outputStart < Self.outputHighWater, step(handler, context) {}
+        heldBack = false
+        while !closeAfterWrite {
+            guard output.count - outputStart < Self.outputHighWater else {
+                heldBack = true
+                break
+            }
+            guard step(handler, context) else { break }
+        }
         compactInput()
         flush(context: context)
     }

@@ -174,7 +174,11 @@ final class EventLoop: @unchecked Sendable {
             let fd = Int32(truncatingIfNeeded: token & 0xFFFF_FFFF)
             guard let connection = connections[fd], connection.token == token else { return }
             context.tick()
-            if writable { connection.flush(context: context) }
+            if writable {
+                connection.flush(context: context)
+                // Requests held back by the output's high-water mark go on once it is below it.
+                connection.processHeldBack(handler: handler, context: context)
+            }
             if (readable || hangup) && !connection.isClosed {
                 connection.readAndProcess(handler: handler, context: context)
             }

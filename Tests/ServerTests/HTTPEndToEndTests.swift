@@ -235,6 +235,19 @@ import Testing
         #expect(heavy.readResponse()?.status == 200)
     }
 
+    /// Pipelined requests whose answers pass the output high-water mark (1 MiB) wait while the
+    /// client reads, then go on: all ten ~0.9 MB answers arrive, in order.
+    @Test func pipelinedRequestsWithLargeAnswersAllGetAnswered() throws {
+        let server = try ServerProcess(["--layers", "64,256,256", "--threads", "1"])
+        let client = try RawClient(port: server.port)
+        client.send(String(repeating: "GET /params HTTP/1.1\r\nHost: t\r\n\r\n", count: 9) + "GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        for i in 0..<9 {
+            let answer = client.readResponse()
+            #expect(answer?.status == 200 && (answer?.body.count ?? 0) > 500_000, "answer \(i)")
+        }
+        #expect(client.readResponse()?.text.contains(#""status":"ok""#) == true, "the last request's answer comes last")
+    }
+
     @Test func pipelinedRequestsKeepTheirOrderWhenOneGoesToAWorker() throws {
         let server = try ServerProcess(["--layers", "3,3,3"])
         let samples = Array(repeating: #"{"x": [0.25, 0.5, 0.75]}"#, count: 800).joined(separator: ",")
