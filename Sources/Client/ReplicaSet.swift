@@ -78,14 +78,16 @@ final class ReplicaSet {
         _ jobs: [(part: Int, replica: Int)], _ work: @escaping @Sendable (GradClient, Int) async throws -> T
     ) async -> [Outcome<T>] {
         let clients = replicas.map(\.client)
+        @Sendable func outcome(_ part: Int, _ replica: Int) async -> Outcome<T> {
+            do { return Outcome(part: part, replica: replica, value: try await work(clients[replica], part)) } catch {
+                return Outcome(part: part, replica: replica, error: error)
+            }
+        }
+        // One job (one server, one part: a synchronous step) runs in this task: no child task to make and wait for.
+        if jobs.count == 1 { return [await outcome(jobs[0].part, jobs[0].replica)] }
         return await withTaskGroup(of: Outcome<T>.self) { group in
             for (part, replica) in jobs {
-                let client = clients[replica]
-                group.addTask {
-                    do { return Outcome(part: part, replica: replica, value: try await work(client, part)) } catch {
-                        return Outcome(part: part, replica: replica, error: error)
-                    }
-                }
+                group.addTask { await outcome(part, replica) }
             }
             var outcomes: [Outcome<T>] = []
             for await outcome in group { outcomes.append(outcome) }
