@@ -19,7 +19,7 @@ import Glibc
         return Int(body[range]) ?? -1
     }
 
-    /// Starts gradctl and stops it with `signal` once the first server reaches `version`.
+    /// Starts gradctl and stops it with `signal` once the first server reaches `target`.
     func interrupt(_ arguments: [String], at target: Int, with signal: Int32, watching url: String) throws -> String {
         let run = Process()
         run.executableURL = URL(fileURLWithPath: gradctl)
@@ -27,8 +27,12 @@ import Glibc
         let output = Pipe()
         run.standardOutput = output
         run.standardError = FileHandle.nullDevice
+        let start = version(url)
         try run.run()
-        while run.isRunning, version(url) < target { Thread.sleep(forTimeInterval: 0.01) }
+        // At `target`, and two steps past where this run began: its first step was reported, so
+        // what it printed before (such as "resuming at epoch") was flushed, even when an earlier
+        // run was stopped late, already past `target`.
+        while run.isRunning, case let now = version(url), now < target || now < start + 2 { Thread.sleep(forTimeInterval: 0.01) }
         Glibc.kill(run.processIdentifier, signal)
         run.waitUntilExit()
         return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
