@@ -67,16 +67,6 @@ public struct JSONWriter {
         needsComma = true
     }
 
-    /// A string of bytes that need no escaping, such as base64 text.
-    public mutating func asciiString(_ bytes: [UInt8]) {
-        separate()
-        self.bytes.reserveCapacity(self.bytes.count + bytes.count + 2)
-        self.bytes.append(UInt8(ascii: "\""))
-        self.bytes.append(contentsOf: bytes)
-        self.bytes.append(UInt8(ascii: "\""))
-        needsComma = true
-    }
-
     /// `raw` as a base64 string, encoded straight into the buffer.
     public mutating func base64String(_ raw: UnsafeRawBufferPointer) {
         separate()
