@@ -72,7 +72,7 @@ public struct GradClient: Sendable {
     /// answer is asked for without per-sample results: the partial sum needs only their loss sum.
     public func gradientSum(_ samples: [Sample], reduce: Reduction, format: TensorFormat, clipNorm: Float? = nil,
                             layout: ParameterLayout) async throws -> GradientPartialSum {
-        try await gradientSum(samples.map(EncodedSample.init), reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
+        try await gradientSum(samples.map { EncodedSample($0, format: format) }, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
     }
 
     /// The same with samples encoded beforehand.

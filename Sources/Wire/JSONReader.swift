@@ -179,6 +179,18 @@ public struct JSONReader {
         var index = 0
         while true {
             skipWhitespace()
+            // A one-digit integer such as the 0s and 1s of one-hot features: the digit followed by
+            // a delimiter is the whole number, and is exact as a Float.
+            if position + 1 < bytes.count, case let digit = bytes[position] &- UInt8(ascii: "0"), digit < 10,
+               case let next = bytes[position + 1], next == UInt8(ascii: ",") || next == UInt8(ascii: "]") || Self.isWhitespace(next) {
+                values.append(Float(digit))
+                position += 1
+                index += 1
+                skipWhitespace()
+                if try consume(UInt8(ascii: ",")) { continue }
+                if try consume(UInt8(ascii: "]")) { return leave() }
+                throw malformed("expected ',' or ']' in an array")
+            }
             guard position < bytes.count, Self.startsNumber(bytes[position]) else {
                 path.append(.index(index))
                 throw typeMismatch(expected: "a number")

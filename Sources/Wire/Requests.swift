@@ -91,7 +91,7 @@ public struct GradientsRequest: Sendable {
     }
 
     public func encode(to writer: inout JSONWriter) {
-        encode(samples.map(EncodedSample.init), to: &writer)
+        encode(samples.map { EncodedSample($0) }, to: &writer)
     }
 
     /// The request with these samples instead of `samples` (already encoded).
@@ -234,10 +234,11 @@ public struct StepRequest: Sendable {
 }
 
 extension JSONWriter {
-    /// The body of a `/step` request, the gradients written straight from their flat storage.
+    /// The body of a `/step` request, the gradients written straight from their flat storage and the
+    /// samples' inputs in `format` too.
     public mutating func stepRequest(gradients: TensorSet?, version: Int?, ifVersion: Int? = nil, parts: [[Sample]], reduce: Reduction,
                                      format: TensorFormat, perSampleClipNorm: Float?, results: ResultsForm = .perSample) {
-        stepRequest(gradients: gradients, version: version, ifVersion: ifVersion, parts: parts.map { $0.map(EncodedSample.init) },
+        stepRequest(gradients: gradients, version: version, ifVersion: ifVersion, parts: parts.map { $0.map { EncodedSample($0, format: format) } },
                     reduce: reduce, format: format, perSampleClipNorm: perSampleClipNorm, results: results)
     }
 

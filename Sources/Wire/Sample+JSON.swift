@@ -3,7 +3,9 @@ import Model
 extension JSONReader {
     /// Reads `{"x": [...], "t": 1.5}` or `{"nodes": [[...], ...], "edges": [[i, j], ...], "t": 0.4}`;
     /// `t` is a number (one output, or a class index) or a list of numbers (several outputs).
-    /// With `requireTarget` false, `t` may be left out (and is then 0), as for `/forward`.
+    /// `x` may also be a tensor of shape [D] and `nodes` one of shape [N, F], in either tensor form
+    /// (`{"shape": ..., "dtype": "float32", "b64": ...}` is the compact one, decoded without parsing
+    /// a number). With `requireTarget` false, `t` may be left out (and is then 0), as for `/forward`.
     public mutating func readSample(requireTarget: Bool) throws -> Sample {
         var x: [Float]?
         var nodes: (rows: Int, width: Int, values: [Float])?
@@ -12,11 +14,22 @@ extension JSONReader {
         try readObject { reader, key in
             switch key {
             case "x":
-                var values: [Float] = []
-                try reader.readFloats(into: &values)
-                x = values
+                switch reader.peekKind() {
+                case .array:
+                    var values: [Float] = []
+                    try reader.readFloats(into: &values)
+                    x = values
+                case .object: x = try reader.readTensor(rank: 1, "[D]").data
+                default: throw reader.typeMismatch(expected: "an array of numbers or a tensor of shape [D]")
+                }
             case "nodes":
-                nodes = try reader.readNodeRows()
+                switch reader.peekKind() {
+                case .array: nodes = try reader.readNodeRows()
+                case .object:
+                    let tensor = try reader.readTensor(rank: 2, "[N, F]")
+                    nodes = (tensor.shape[0], tensor.shape[1], tensor.data)
+                default: throw reader.typeMismatch(expected: "an array of rows of numbers or a tensor of shape [N, F]")
+                }
             case "edges":
                 edges = try reader.readEdges()
             case "t":
@@ -54,6 +67,13 @@ extension JSONReader {
         return .numbers(values)
     }
 
+    /// A tensor of `rank` dimensions (`shape` says which, for the error).
+    private mutating func readTensor(rank: Int, _ shape: String) throws -> Tensor {
+        let tensor = try readTensor()
+        guard tensor.shape.count == rank else { throw shapeError("expected a tensor of shape \(shape), got shape \(tensor.shape)") }
+        return tensor
+    }
+
     /// Node feature rows, all of one width.
     private mutating func readNodeRows() throws -> (rows: Int, width: Int, values: [Float]) {
         var values: [Float] = []
@@ -75,13 +95,15 @@ extension JSONReader {
     private mutating func readEdges() throws -> [Graph.Edge] {
         var edges: [Graph.Edge] = []
         try readArray { reader, _ in
-            var pair: [Int] = []
+            var pair = (0, 0), count = 0
             try reader.readArray { reader, _ in
-                guard pair.count < 2 else { throw reader.invalid("an edge is a pair [i, j] of node indices") }
-                pair.append(try reader.readInt(in: 0...Int(Int32.max)))
+                guard count < 2 else { throw reader.invalid("an edge is a pair [i, j] of node indices") }
+                let node = try reader.readInt(in: 0...Int(Int32.max))
+                if count == 0 { pair.0 = node } else { pair.1 = node }
+                count += 1
             }
-            guard pair.count == 2 else { throw reader.invalid("an edge is a pair [i, j] of node indices") }
-            edges.append(Graph.Edge(pair[0], pair[1]))
+            guard count == 2 else { throw reader.invalid("an edge is a pair [i, j] of node indices") }
+            edges.append(Graph.Edge(pair.0, pair.1))
         }
         return edges
     }
@@ -98,18 +120,33 @@ extension JSONReader {
 }
 
 extension JSONWriter {
-    public mutating func sample(_ sample: Sample, includeTarget: Bool) {
+    /// Inputs with fewer values than this are written as numbers even in the compact format:
+    /// a few numbers read faster than a tensor object (`gradbench step --layers D,3,3` with random
+    /// inputs: numbers were faster at D = 3, b64 at D = 32, about even between).
+    public static let compactSampleMinimum = 16
+
+    /// Writes a sample: its inputs as number arrays (`.numbers`), or as compact tensors (`.b64`,
+    /// for inputs of `compactSampleMinimum` values or more).
+    public mutating func sample(_ sample: Sample, includeTarget: Bool, format: TensorFormat = .numbers) {
         object { w in
             switch sample.input {
             case .vector(let x):
                 w.key("x")
-                w.numbers(x)
+                if format == .b64, x.count >= Self.compactSampleMinimum {
+                    w.tensor(shape: [x.count], values: x, format: .b64)
+                } else {
+                    w.numbers(x)
+                }
             case .graph(let graph):
                 w.key("nodes")
-                w.array { w in
-                    for row in 0..<graph.nodeCount {
-                        let start = row * graph.featureCount
-                        w.numbers(graph.features[start..<(start + graph.featureCount)])
+                if format == .b64, graph.features.count >= Self.compactSampleMinimum {
+                    w.tensor(shape: [graph.nodeCount, graph.featureCount], values: graph.features, format: .b64)
+                } else {
+                    w.array { w in
+                        for row in 0..<graph.nodeCount {
+                            let start = row * graph.featureCount
+                            w.numbers(graph.features[start..<(start + graph.featureCount)])
+                        }
                     }
                 }
                 w.key("edges")
@@ -139,9 +176,11 @@ extension JSONWriter {
 public struct EncodedSample: Sendable {
     public let bytes: [UInt8]
 
-    public init(_ sample: Sample) {
+    /// `format` is that of the sample's inputs (`.b64`: compact tensors, which a server decodes
+    /// without parsing numbers, exactly).
+    public init(_ sample: Sample, format: TensorFormat = .numbers) {
         var writer = JSONWriter()
-        writer.sample(sample, includeTarget: true)
+        writer.sample(sample, includeTarget: true, format: format)
         bytes = writer.bytes
     }
 }

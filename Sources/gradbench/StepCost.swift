@@ -12,25 +12,40 @@ import Wire
 /// and the client's share (writing the request from the batch's mean and samples, reading the
 /// answer's partial sum, and averaging it into the next mean). What remains of a remote step's
 /// time is the transport: syscalls, loopback, libcurl, wake-ups.
+/// With `--graphs`, the model is the cluster bench's: a GCN (hidden 64,64, Adam) on the first
+/// `--batch` graphs of that file.
 struct StepCost: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "step")
     @Option var layers = "3,3,3"
     @Option var batch = 32
     @Option var seconds = 2.0
+    @Option(help: "The tensor format both ways, samples' inputs included, as gradctl train's --tensor-format.") var format: TensorFormat = .b64
+    @Option(help: "JSON Lines of graph samples (the molecules): the cluster bench's GCN instead of the dense --layers.")
+    var graphs: String?
     @Flag(help: "Time only the server's handler (for a profiler).") var serverOnly = false
 
     func run() throws {
-        let sizes = try sizes(layers)
         var configuration = GradserveConfiguration()
-        configuration.network = .mlp(layers: sizes)
+        let data: Dataset, layout: ParameterLayout
+        if let graphs {
+            data = try Dataset.load(path: graphs)
+            guard case .graph(let first)? = data.samples.first?.input else { throw ValidationError("\(graphs) holds no graph samples") }
+            configuration.network = .gcn(features: first.featureCount, hidden: [64, 64], readout: .sum, maxNodes: 1000, maxEdges: 4000)
+            configuration.optimizer = OptimizerConfiguration(kind: .adam, learningRate: 0.003)
+            layout = try GCN(features: first.featureCount, hidden: [64, 64], readout: .sum).layout
+        } else {
+            let sizes = try sizes(layers)
+            configuration.network = .mlp(layers: sizes)
+            data = Dataset.synthetic(count: batch, dimension: sizes[0], seed: 5)
+            layout = try MLP(layers: sizes).layout
+        }
         let service = try Gradserve(configuration: configuration, logger: Logger(label: "gradbench") { _ in SwiftLogNoOpLogHandler() })
-        let layout = try MLP(layers: sizes).layout
-        let samples = Dataset.synthetic(count: batch, dimension: sizes[0], seed: 5).samples.map(EncodedSample.init)
+        let samples = data.samples.prefix(batch).map { EncodedSample($0, format: format) }
         let mean = TensorSet(layout: layout, storage: (0..<layout.count).map { Float($0 % 7) * 1e-4 })
 
         func request(version: Int) -> HTTPRequest {
             var writer = JSONWriter()
-            writer.stepRequest(gradients: mean, version: version, parts: [samples], reduce: .sum, format: .b64, perSampleClipNorm: nil, results: .sum)
+            writer.stepRequest(gradients: mean, version: version, parts: [samples], reduce: .sum, format: format, perSampleClipNorm: nil, results: .sum)
             let head = HTTPRequestHead(method: "POST", target: "/step", version: .http11,
                                        headers: HTTPHeaders([("Host", "bench"), ("Content-Length", String(writer.bytes.count))]),
                                        contentLength: writer.bytes.count, keepAlive: true, expectsContinue: false)
@@ -56,11 +71,11 @@ struct StepCost: ParsableCommand {
             let n = Double(step.parts[0].samples)
             let next = TensorSet(layout: layout, storage: step.parts[0].sum.map { Float($0 / n) })
             var writer = JSONWriter()
-            writer.stepRequest(gradients: next, version: step.state.version, parts: [samples], reduce: .sum, format: .b64,
+            writer.stepRequest(gradients: next, version: step.state.version, parts: [samples], reduce: .sum, format: format,
                                perSampleClipNorm: nil, results: .sum)
             guard writer.bytes.count > 0 else { throw ValidationError("empty request") }
         }
-        emit([("bench", "step"), ("layers", layers), ("batch", batch), ("request_bytes", body.count), ("response_bytes", answer.count),
+        emit([("bench", "step"), ("layers", graphs == nil ? layers : "gcn 64,64"), ("batch", batch), ("request_bytes", body.count), ("response_bytes", answer.count),
               ("server_us", serverSeconds / Double(serverCalls) * 1e6), ("client_us", clientSeconds / Double(clientCalls) * 1e6)])
     }
 }

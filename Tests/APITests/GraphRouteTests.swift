@@ -37,6 +37,34 @@ import Wire
         #expect(app("POST", "/apply", json { TensorsRequest(tensors: expected.mean().namedTensors, version: 0).encode(to: &$0, field: "gradients", format: .b64) }).text.hasPrefix(#"{"version":1,"digest":"#))
     }
 
+    /// The compact form of a graph's nodes (a tensor of shape [N, F]) is decoded without parsing
+    /// numbers: the server must answer exactly as for rows of numbers, and refuse a wrong shape.
+    @Test func compactNodesAreAnsweredLikeRowsOfNumbers() throws {
+        let app = try Self.app()
+        let graphs = [
+            try Graph(nodeCount: 1, featureCount: 3, features: [1, 0, 0.5], edges: []),
+            try Graph(nodeCount: 6, featureCount: 3, features: (0..<18).map { Float($0 % 5) * 0.37 - 0.6 },
+                      edges: [Graph.Edge(0, 1), Graph.Edge(1, 2), Graph.Edge(2, 5), Graph.Edge(3, 4)]),
+        ]
+        let samples = graphs.enumerated().map { Sample(.graph($1), target: .number(Float($0) - 0.25)) }
+        func body(_ format: TensorFormat) -> String {
+            var writer = JSONWriter()
+            GradientsRequest(samples: [], tensorFormat: .b64).encode(samples.map { EncodedSample($0, format: format) }, to: &writer)
+            return String(decoding: writer.bytes, as: UTF8.self)
+        }
+        #expect(body(.b64).contains(#""nodes":{"shape":[6,3],"dtype":"float32","b64":"#))
+        // Bit equality by construction: the same floats reach the same code.
+        #expect(app("POST", "/gradients", body(.b64)).text == app("POST", "/gradients", body(.numbers)).text)
+        #expect(app("POST", "/gradients", body(.numbers)).status.code == 200)
+        let wrong = app("POST", "/gradients", #"{"samples": [{"nodes": {"shape": [1, 2], "data": [1, 0]}, "edges": [], "t": 1}]}"#)
+        #expect(wrong.status.code == 422)
+        #expect(wrong.error?.message == "samples[0].nodes: expected 3 features per node, got 2")
+        let flat = app("POST", "/gradients", #"{"samples": [{"nodes": {"shape": [3], "data": [1, 0, 0]}, "edges": [], "t": 1}]}"#)
+        #expect(flat.status.code == 422)
+        #expect(flat.error?.message == "samples[0].nodes: expected a tensor of shape [N, F], got shape [3]")
+        #expect(app("GET", "/health").text.hasPrefix(#"{"status":"ok","version":0,"digest":"#))
+    }
+
     @Test(arguments: [
         (#"{"nodes": [], "edges": [], "t": 1}"#, 422, "samples[0].nodes: a graph needs at least one node"),
         (#"{"nodes": [[1, 2, 3]], "edges": [[0, 1]], "t": 1}"#, 422, "samples[0].edges[0]: [0, 1] names a node outside 0..<1"),

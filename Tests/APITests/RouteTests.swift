@@ -34,6 +34,23 @@ import Wire
         #expect(after.parameters["W1"]!.data == zip(parameters["W1"]!.data, mean["W1"]!.data).map { $0 - 0.001 * $1 })
     }
 
+    /// A vector input as a tensor (either form) is answered exactly as the same numbers, and a
+    /// tensor of another rank is refused, naming the field.
+    @Test func tensorInputsAreAnsweredLikeNumbers() throws {
+        let app = try InProcessApp()
+        let x: [Float] = [0.1, -2.5, 3e-7]
+        var compact = JSONWriter()
+        compact.tensor(shape: [3], values: x, format: .b64)
+        let tensor = String(decoding: compact.bytes, as: UTF8.self)
+        let numbers = app("POST", "/gradients", #"{"samples": [{"x": [0.1, -2.5, 3e-7], "t": 1}]}"#)
+        #expect(numbers.status == .ok)
+        #expect(app("POST", "/gradients", #"{"samples": [{"x": \#(tensor), "t": 1}]}"#).text == numbers.text)
+        #expect(app("POST", "/gradients", #"{"samples": [{"x": {"shape": [3], "data": [0.1, -2.5, 3e-7]}, "t": 1}]}"#).text == numbers.text)
+        let matrix = app("POST", "/forward", #"{"samples": [{"x": {"shape": [1, 3], "data": [1, 2, 3]}}]}"#)
+        #expect(matrix.status.code == 422)
+        #expect(matrix.error?.message == "samples[0].x: expected a tensor of shape [D], got shape [1, 3]")
+    }
+
     /// `"results": "sum"` drops each sample's loss and output and keeps everything else: the same
     /// gradient sum, bit for bit, and the losses' Float64 sum in sample order, which is exactly what
     /// adding the per-sample losses of the other form gives (same values, same order, same type).

@@ -197,3 +197,71 @@ import Testing
         #expect(throws: WireError.self) { try raw(json) }
     }
 }
+
+/// A sample's inputs come as numbers or, in the compact form, as tensors; both read to the same
+/// sample, bit for bit (base64 carries the float32 bits themselves).
+@Suite struct CompactSampleTests {
+    func read(_ json: String) throws -> Sample {
+        try JSONReader.read(Array(json.utf8)) { try $0.readSample(requireTarget: true) }
+    }
+
+    func written(_ sample: Sample, _ format: TensorFormat) -> String {
+        var writer = JSONWriter()
+        writer.sample(sample, includeTarget: true, format: format)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    @Test func vectorAndGraphInputsReadTheSameInBothForms() throws {
+        var generator = SeededGenerator(seed: 7)
+        let values = (0..<40).map { _ in Float(bitPattern: UInt32.random(in: 0...0x7F7F_FFFF, using: &generator)) } + [-0.0, .leastNonzeroMagnitude]
+        let graph = try Graph(nodeCount: 6, featureCount: 7, features: values, edges: [Graph.Edge(0, 1), Graph.Edge(4, 5)])
+        for sample in [Sample(x: values, t: 0.5), Sample(.graph(graph), target: .numbers([1, 2]))] {
+            let numbers = written(sample, .numbers), compact = written(sample, .b64)
+            #expect(!numbers.contains("b64") && compact.contains(#""dtype":"float32","b64":"#))
+            #expect(try read(numbers) == sample)
+            #expect(try read(compact) == sample)
+            if case .vector(let x) = try read(compact).input { #expect(x.map(\.bitPattern) == values.map(\.bitPattern)) }
+        }
+        // Inputs of fewer than 16 values stay numbers, which read faster than a tensor object.
+        #expect(written(Sample(x: Array(values.prefix(15)), t: 1), .b64) == written(Sample(x: Array(values.prefix(15)), t: 1), .numbers))
+        #expect(written(Sample(x: Array(values.prefix(16)), t: 1), .b64).contains("b64"))
+        // Either tensor form is taken.
+        #expect(try read(#"{"x": {"shape": [2], "data": [1.5, -2]}, "t": 1}"#) == Sample(x: [1.5, -2], t: 1))
+        #expect(try read(#"{"nodes": {"shape": [2, 1], "data": [1, 2]}, "edges": [[0, 1]], "t": 3}"#)
+            == Sample(.graph(try Graph(nodeCount: 2, featureCount: 1, features: [1, 2], edges: [Graph.Edge(0, 1)])), target: .number(3)))
+    }
+
+    @Test func compactInputsOfTheWrongShapeOrTextNameTheProblem() throws {
+        #expect(throws: ModelError.shapeMismatch("x: expected a tensor of shape [D], got shape [1, 2]")) {
+            try read(#"{"x": {"shape": [1, 2], "data": [1, 2]}, "t": 1}"#)
+        }
+        #expect(throws: ModelError.shapeMismatch("nodes: expected a tensor of shape [N, F], got shape [2]")) {
+            try read(#"{"nodes": {"shape": [2], "dtype": "float32", "b64": "AACAPwAAAEA="}, "t": 1}"#)
+        }
+        #expect(throws: ModelError.shapeMismatch("x: shape [3] holds 3 values, got 2")) {
+            try read(#"{"x": {"shape": [3], "dtype": "float32", "b64": "AACAPwAAAEA="}, "t": 1}"#)
+        }
+        #expect(throws: WireError.invalidField(path: "x.b64", message: "expected base64 of little-endian float32 values")) {
+            try read(#"{"x": {"shape": [1], "dtype": "float32", "b64": "AACAP"}, "t": 1}"#)
+        }
+        #expect(throws: WireError.invalidField(path: "x", message: "expected an array of numbers or a tensor of shape [D], got a string")) {
+            try read(#"{"x": "AACAPw==", "t": 1}"#)
+        }
+    }
+
+    /// One-digit integers (one-hot features written by other JSON writers) take a shortcut; every
+    /// neighbour of that shortcut must read as the general path reads it, or be refused as before.
+    @Test func oneDigitNumbersReadLikeAnyOther() throws {
+        func floats(_ json: String) throws -> [Float] {
+            var values: [Float] = []
+            try JSONReader.read(Array(json.utf8)) { try $0.readFloats(into: &values) }
+            return values
+        }
+        #expect(try floats("[0,1,9, 7 ,\n3\t,0]") == [0, 1, 9, 7, 3, 0])
+        #expect(try floats("[0.0,1.5,10,-1,2e1,0e0,5]") == [0, 1.5, 10, -1, 20, 0, 5])
+        #expect(try floats("[-0]").map(\.bitPattern) == [(-0.0 as Float).bitPattern])
+        for bad in ["[01]", "[1 2]", "[1,]", "[1", "[1}", "[1:2]"] {
+            #expect(throws: WireError.self, "\(bad)") { try floats(bad) }
+        }
+    }
+}
