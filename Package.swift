@@ -15,7 +15,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
-        .package(url: "https://github.com/swift-extras/swift-extras-base64.git", from: "1.2.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -26,8 +25,9 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "Model", dependencies: ["CBLAS"]),
-        .target(name: "Wire", dependencies: ["Model", .product(name: "ExtrasBase64", package: "swift-extras-base64")]),
+        .target(name: "CSIMD"),
+        .target(name: "Model", dependencies: ["CBLAS", "CSIMD"]),
+        .target(name: "Wire", dependencies: ["Model"]),
         .target(name: "CLinux"),
         .systemLibrary(
             name: "CCurl",

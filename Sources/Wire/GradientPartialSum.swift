@@ -55,6 +55,7 @@ extension JSONReader {
     /// Reads an object holding every tensor of `layout` once, with its shape, and adds the values
     /// into `sum` at their places in the layout.
     public mutating func addTensors(_ layout: ParameterLayout, into sum: inout [Double]) throws {
+        precondition(sum.count == layout.count, "a sum laid out by the layout")
         var found = 0
         try readObject { reader, name in
             guard let entry = layout.entry(named: name) else {
@@ -62,7 +63,13 @@ extension JSONReader {
             }
             let tensor = try reader.readTensor()
             guard tensor.shape == entry.shape else { throw reader.shapeError("expected \(entry.shape), got \(tensor.shape)") }
-            for (k, value) in tensor.data.enumerated() { sum[entry.offset + k] += Double(value) }
+            // Through pointers: the layout's entry lies within the sum, and the loop vectorises.
+            tensor.data.withUnsafeBufferPointer { values in
+                sum.withUnsafeMutableBufferPointer { sum in
+                    let target = sum.baseAddress! + entry.offset
+                    for k in values.indices { target[k] += Double(values[k]) }
+                }
+            }
             found += 1
         }
         // The reader refuses repeated keys, so this many distinct names is every parameter.

@@ -1,4 +1,3 @@
-import ExtrasBase64
 
 /// Writes JSON into a byte buffer.
 ///
@@ -70,11 +69,13 @@ public struct JSONWriter {
     /// `raw` as a base64 string, encoded straight into the buffer.
     public mutating func base64String(_ raw: UnsafeRawBufferPointer) {
         separate()
-        let length = Base64.encodedLength(bytesCount: raw.count)
+        let length = Base64Codec.encodedLength(raw.count)
         bytes.reserveCapacity(bytes.count + length + 2)
         bytes.append(UInt8(ascii: "\""))
         bytes.append(addingCapacity: length) { output in
-            Base64.encode(bytes: Span<UInt8>(_unsafeBytes: raw), into: &output)
+            output.withUnsafeMutableBufferPointer { buffer, initialized in
+                initialized += Base64Codec.encode(raw, into: buffer.baseAddress! + initialized)
+            }
         }
         bytes.append(UInt8(ascii: "\""))
         needsComma = true

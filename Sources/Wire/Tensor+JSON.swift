@@ -1,4 +1,3 @@
-import ExtrasBase64
 import Model
 
 /// Largest number of elements one tensor in a message may declare.
@@ -24,7 +23,7 @@ extension JSONReader {
                 data = values
             case "b64":
                 guard data == nil else { throw reader.invalid("a tensor has data or b64, not both") }
-                data = try reader.readRawString { try JSONReader.decodeFloat32Base64($0) }
+                data = try reader.readRawString { JSONReader.decodeFloat32Base64($0) }
                     ?? { throw reader.invalid("expected base64 of little-endian float32 values") }()
             case "datatype":
                 datatype = try reader.readString()
@@ -62,35 +61,17 @@ extension JSONReader {
     /// of a whole number of floats. Finiteness is the model's to check, as for number arrays.
     /// Only the canonical encoding is accepted (RFC 4648 section 3.5: the bits after the last
     /// byte are zero), so each tensor has exactly one text, the one openapi.yaml's pattern allows.
-    static func decodeFloat32Base64(_ text: UnsafeBufferPointer<UInt8>) throws -> [Float]? {
-        guard isCanonicalPadding(text) else { return nil }
+    static func decodeFloat32Base64(_ text: UnsafeBufferPointer<UInt8>) -> [Float]? {
+        guard let length = Base64Codec.decodedLength(text), length % 4 == 0 else { return nil }
+        guard length > 0 else { return [] }
         // Decoded straight into the floats' storage (little-endian on the wire and in memory, on
         // x86-64 and arm64): the bytes are the floats.
-        let capacity = (Base64.decodedLength(bytesCount: text.count) + 3) / 4
-        var whole = true
-        let values = try? [Float](unsafeUninitializedCapacity: capacity) { buffer, count in
-            var output = MutableSpan<UInt8>(_unsafeBytes: UnsafeMutableRawBufferPointer(buffer))
-            let decoded = try Base64.decode(bytes: Span(_unsafeElements: text), into: &output)
-            whole = decoded % 4 == 0
-            count = decoded / 4
+        var valid = true
+        let values = [Float](unsafeUninitializedCapacity: length / 4) { buffer, count in
+            valid = Base64Codec.decode(text, into: UnsafeMutableRawPointer(buffer.baseAddress!)) != nil
+            count = valid ? length / 4 : 0
         }
-        guard let values, whole else { return nil }
-        return values
-    }
-
-    /// Before "==" the last character carries 2 bits of data and 4 zero bits; before "=", 4 and 2.
-    private static func isCanonicalPadding(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
-        let padding = text.reversed().prefix(2).prefix { $0 == UInt8(ascii: "=") }.count
-        guard padding > 0, text.count > padding else { return true }
-        let last = text[text.count - padding - 1]
-        let value: UInt8 = switch last {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"): last - UInt8(ascii: "A")
-        case UInt8(ascii: "a")...UInt8(ascii: "z"): last - UInt8(ascii: "a") + 26
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): last - UInt8(ascii: "0") + 52
-        case UInt8(ascii: "+"): 62
-        default: 63
-        }
-        return value & (padding == 2 ? 0x0F : 0x03) == 0
+        return valid ? values : nil
     }
 
     /// Reads an object of named tensors, such as `"parameters"` or `"gradients"`.
