@@ -47,8 +47,9 @@ done
 # Starts gradserve on host h$1, in its cgroup, with the same seed everywhere (the same state).
 start_host() {
     local h=$1 log="/tmp/$prefix-h$1.log"
-    # Into the cgroup first: `ip netns exec` remounts /sys, where the cgroup folders are not.
-    sh -c "echo \$\$ >$cgroups/$prefix-h$h/cgroup.procs && exec ip netns exec $prefix-h$h $bin/gradserve --host 198.18.0.$((10 + h)) \
+    # Into the cgroup first, then into the host's network namespace with nsenter, which (unlike
+    # `ip netns exec`) leaves /sys as it is, so gradserve sees its CPU quota and does not busy-poll.
+    sh -c "echo \$\$ >$cgroups/$prefix-h$h/cgroup.procs && exec nsenter --net=/run/netns/$prefix-h$h $bin/gradserve --host 198.18.0.$((10 + h)) \
         --port 8080 --log-level warning --model gcn --features 23 --hidden 64,64 --optimizer adam --lr 0.003 --seed 1 ${GRADSERVE_OPTIONS:-}" >"$log" 2>&1 &
     pids+=($!)
     for _ in $(seq 100); do grep -q '^listening on ' "$log" 2>/dev/null && return; sleep 0.1; done

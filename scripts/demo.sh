@@ -17,7 +17,7 @@ echo "== gradctl demo: the reference experiment, per-sample gradients averaged o
 
 echo
 echo "== gradctl train: 20,000 synthetic samples (t = |x|), batch 32, 3 epochs, over HTTP"
-"$bin/gradctl" train --server "$url" --synthetic 20000 --batch 32 --epochs 3 --parallel 4
+"$bin/gradctl" train --server "$url" --synthetic 20000 --batch 32 --epochs 3
 
 echo
 echo "== gradctl train on molecules: a graph network (gradserve --model gcn), one epoch of $molecules over HTTP"

@@ -17,5 +17,5 @@ start_server --model gcn --features 23 --hidden 64,64 --readout sum --seed 1 \
     --max-staleness "${STALENESS:-0}"
 echo "== gradserve --model gcn at $url; $epochs epochs, cosine decay over $steps steps"
 "$bin/gradctl" train --server "$url" --data "$data/train.jsonl" --eval "$data/valid.jsonl" \
-    --epochs "$epochs" --batch "$batch" --shuffle-seed 1 --parallel 4 --keep-best --max-staleness "${STALENESS:-0}" \
+    --epochs "$epochs" --batch "$batch" --shuffle-seed 1 --keep-best --max-staleness "${STALENESS:-0}" \
     ${HISTORY:+--history "$HISTORY"}

@@ -41,9 +41,14 @@ struct Train: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seed of the shuffle before each epoch, any 64-bit unsigned integer (epoch e shuffles with seed + e).", valueName: "seed"))
     var shuffleSeed: UInt64 = 0
     @Flag(help: "Visit the samples in file order in every epoch instead of shuffling.") var noShuffle = false
-    @Option(help: ArgumentHelp("Requests in flight at once over all servers (1 or more); each batch is split into max(parallel, servers) parts.",
+    @Option(help: ArgumentHelp("Requests in flight at once over all servers (1 or more); each batch is split into max(parallel, servers) parts. "
+                               + "Default: 1, one part per server, since a server computes the parts of a /step one after another and "
+                               + "more would only add sums to its answer; 4 with --two-round-trips, whose requests a server answers on several cores.",
                                valueName: "requests"))
-    var parallel = 4
+    var parallel: Int?
+
+    /// --parallel, or its default for the kind of step.
+    var requestsInFlight: Int { parallel ?? (twoRoundTrips ? 4 : 1) }
     @Option(help: ArgumentHelp("CSV only: how many target columns end each row (1 or more); one is a number or a class index, several a list.",
                                valueName: "columns"))
     var targets = 1
@@ -108,7 +113,7 @@ struct Train: AsyncParsableCommand {
         guard (data == nil) != (synthetic == nil) else { throw ValidationError("give either --data FILE or --synthetic N") }
         if keepBest, eval == nil { throw ValidationError("--keep-best needs --eval FILE") }
         guard probeInterval > 0, waitForServers >= 0 else { throw ValidationError("--probe-interval must be above 0 and --wait-for-servers at least 0") }
-        guard batch >= 1, epochs >= 1, parallel >= 1 else { throw ValidationError("--batch, --epochs and --parallel must each be at least 1") }
+        guard batch >= 1, epochs >= 1, requestsInFlight >= 1 else { throw ValidationError("--batch, --epochs and --parallel must each be at least 1") }
         guard (0...64).contains(maxStaleness) else { throw ValidationError("--max-staleness must be in 0...64, got \(maxStaleness)") }
         guard timeout > 0 else { throw ValidationError("--timeout must be above 0 seconds") }
         guard (0...10_000).contains(busyPoll) else { throw ValidationError("--busy-poll must be in 0...10000 microseconds, got \(busyPoll)") }
@@ -135,7 +140,7 @@ struct Train: AsyncParsableCommand {
 
     func run() async throws {
         // Each batch's parts, for the step in progress and the K computed ahead (or K + 1 steps in flight), and the applies.
-        let transport = CurlTransport(maxConnections: max(parallel, servers.count) * (maxStaleness + 1) + servers.count,
+        let transport = CurlTransport(maxConnections: max(requestsInFlight, servers.count) * (maxStaleness + 1) + servers.count,
                                       busyPoll: .microseconds(busyPoll))
         let serverOptions = try ServerOptions.parse(["--timeout", String(timeout)] + (tokenFile.map { ["--token-file", $0] } ?? []))
         let clients = try servers.map { try serverOptions.makeClient($0, transport: transport) }
@@ -153,7 +158,7 @@ struct Train: AsyncParsableCommand {
         options.epochs = epochs
         options.shuffleSeed = shuffleSeed
         options.shuffle = !noShuffle
-        options.parallel = parallel
+        options.parallel = requestsInFlight
         options.reduceSum = !perSample
         options.oneRoundTrip = !twoRoundTrips
         options.maxStaleness = maxStaleness
@@ -193,7 +198,7 @@ struct Train: AsyncParsableCommand {
         let trainer = Trainer(servers: clients, options: options)
 
         print("training on \(training.samples.count) samples from \(training.source) with \(servers.count) server(s): "
-              + "batch \(batch), \(epochs) epoch(s), \(parallel) request(s) in flight"
+              + "batch \(batch), \(epochs) epoch(s), \(requestsInFlight) request(s) in flight"
               + (maxStaleness == 0 ? "" : twoRoundTrips ? ", gradients computed up to \(maxStaleness) step(s) ahead"
                   : ", up to \(maxStaleness + 1) step(s) in flight, gradients \(maxStaleness) step(s) old at most"))
         let progress = Progress(history: try history.map { try HistoryFile(path: $0, privacy: dpClip != nil) })
@@ -237,7 +242,7 @@ extension Train {
     func recordedConfiguration() throws -> [String: String] {
         var configuration = [
             "batch": String(batch), "epochs": String(epochs), "shuffle-seed": String(shuffleSeed), "shuffle": String(!noShuffle),
-            "parallel": String(parallel), "max-staleness": String(maxStaleness),
+            "parallel": String(requestsInFlight), "max-staleness": String(maxStaleness),
             "reduce-sum": String(!perSample), "tensor-format": tensorFormat.rawValue, "keep-best": String(keepBest),
             "servers": String(servers.count), "eval": eval ?? "", "targets": String(targets),
         ]

@@ -85,15 +85,22 @@ struct GradserveCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds a /step sent ahead of its turn (its if_version up to --max-staleness ahead) waits for the steps before it, 0.001 to 600; then it is answered 409.",
                                valueName: "seconds"))
     var stepWait = 10.0
-    @Option(help: ArgumentHelp("Event-loop threads, 1 or more (default: one per core).", valueName: "threads"))
-    var threads = HTTPServer.coreCount
-    @Option(help: ArgumentHelp("Worker threads for requests with bodies of 16 KiB or more, 1 or more (default: one per core).", valueName: "threads"))
-    var workers = HTTPServer.coreCount
+    @Option(help: ArgumentHelp("Event-loop threads, 1 or more (default: one per core this process may use, after any cgroup CPU quota).", valueName: "threads"))
+    var threads = Self.usableCores
+    @Option(help: ArgumentHelp("Worker threads for requests with bodies of 16 KiB or more, 1 or more (default: one per core this process may use).", valueName: "threads"))
+    var workers = Self.usableCores
     @Option(help: ArgumentHelp("Such requests that may wait for a worker, 0 or more; more are answered 503 with Retry-After.", valueName: "requests"))
     var maxQueuedRequests = 64
-    @Option(help: ArgumentHelp("Microseconds an event loop keeps polling after an event before it sleeps, 0 to 10000 (0: sleep at once). Saves a wake-up per request when a client answers quickly; costs up to that much CPU per request.",
+    @Option(help: ArgumentHelp("Microseconds an event loop keeps polling after an event before it sleeps, 0 to 10000 (0: sleep at once). Saves a wake-up per request when a client answers quickly; costs up to that much CPU per request. "
+                               + "Default: 200, or 0 when a cgroup quota (a container's CPU limit) gives the server less than one core, since polling would spend the quota the work needs.",
                                valueName: "microseconds"))
-    var busyPoll = 200
+    var busyPoll: Int?
+
+    /// --busy-poll, or its default for the CPU this process may use.
+    var busyPollMicroseconds: Int { busyPoll ?? (Self.cpuQuota.map { $0 < 1 } == true ? 0 : 200) }
+    static let cpuQuota = CPUQuota.cores()
+    /// The cores, or fewer when a quota allows less (a quarter of a core is one thread).
+    static var usableCores: Int { min(HTTPServer.coreCount, max(1, Int(cpuQuota.map { $0.rounded(.up) } ?? Double(HTTPServer.coreCount)))) }
     @Option(help: ArgumentHelp("Milliseconds, 0 to 10000: a request with a body of 16 KiB or more is answered on its event loop instead of a worker "
         + "when its connection's last such request to the same path, scaled to its size, took less (0: always a worker).", valueName: "ms"))
     var inlineBudget = 2.0
@@ -131,7 +138,7 @@ struct GradserveCommand: ParsableCommand {
     func validate() throws {
         guard threads >= 1, workers >= 1 else { throw ValidationError("--threads and --workers must each be at least 1") }
         guard (0.001...600).contains(stepWait) else { throw ValidationError("--step-wait must be in 0.001...600 seconds, got \(stepWait)") }
-        guard (0...10_000).contains(busyPoll) else { throw ValidationError("--busy-poll must be in 0...10000 microseconds, got \(busyPoll)") }
+        guard (0...10_000).contains(busyPollMicroseconds) else { throw ValidationError("--busy-poll must be in 0...10000 microseconds, got \(busyPollMicroseconds)") }
         guard (0...10_000).contains(inlineBudget) else { throw ValidationError("--inline-budget must be in 0...10000 milliseconds, got \(inlineBudget)") }
         guard maxQueuedRequests >= 0 else { throw ValidationError("--max-queued-requests must be at least 0") }
         guard maxBodyBytes >= 1, maxSamples >= 1, maxGradientValues >= 1 else {
@@ -147,7 +154,7 @@ struct GradserveCommand: ParsableCommand {
         configuration.http.threads = threads
         configuration.http.workers = workers
         configuration.http.maxQueuedRequests = maxQueuedRequests
-        configuration.http.busyPoll = .microseconds(busyPoll)
+        configuration.http.busyPoll = .microseconds(busyPollMicroseconds)
         configuration.http.inlineBudget = .microseconds(Int64(inlineBudget * 1000))
         configuration.http.limits.maxBodyBytes = maxBodyBytes
         configuration.http.requestTimeout = .milliseconds(Int64(requestTimeout * 1000))
@@ -221,7 +228,8 @@ struct GradserveCommand: ParsableCommand {
         fflush(nil)
         logger.info("serving", metadata: [
             "model": "\(configuration.network)", "optimizer": "\(configuration.optimizer.kind)",
-            "threads": "\(configuration.http.threads)",
+            "threads": "\(configuration.http.threads)", "busy-poll": "\(busyPollMicroseconds) µs",
+            "cpu-quota": "\(Self.cpuQuota.map { String(format: "%.2f cores", $0) } ?? "none")",
         ])
 
         var received: Int32 = 0
