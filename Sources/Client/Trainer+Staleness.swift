@@ -50,13 +50,14 @@ extension Trainer {
         let live = replicas.liveIndices, clients = replicas.replicas.map(\.client)
         let assigned = live.isEmpty ? [:] : Dictionary(grouping: parts.indices) { live[$0 % live.count] }
         let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
+        let encoded = EncodedTensors(mean, format: format)  // once for every server
         let task = Task(executorPreference: onTransport ? servers[0].transport.executor : nil) {
             await withTaskGroup(of: StepAnswer.self) { group in
                 for replica in live {
                     let mine = assigned[replica] ?? []
                     group.addTask {
                         do {
-                            let response = try await clients[replica].step(mean, baseVersion: base, ifVersion: ifVersion, parts: mine.map { parts[$0] },
+                            let response = try await clients[replica].step(encoded, baseVersion: base, ifVersion: ifVersion, parts: mine.map { parts[$0] },
                                                                            reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
                             return StepAnswer(replica: replica, parts: mine, response: response)
                         } catch {

@@ -498,8 +498,9 @@ public final class Trainer: Sendable {
     private func step(_ mean: TensorSet, baseVersion: Int, next: [EncodedSample], layout: ParameterLayout, clipNorm: Float?,
                       on replicas: ReplicaSet) async throws -> (version: Int, learningRate: Float?, gradients: Sums) {
         let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
+        let encoded = EncodedTensors(mean, format: format)  // once for every server
         let (version, learningRate, answers) = try await replicas.step(mean, baseVersion: baseVersion, parts: split(next, into: partCount), { client, parts in
-            let answer = try await client.step(mean, baseVersion: baseVersion, parts: parts, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
+            let answer = try await client.step(encoded, baseVersion: baseVersion, parts: parts, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
             return (answer.state, answer.parts)
         }, recompute: partRequest(clipNorm: clipNorm, layout: layout), version: { $0.version })
         return (version, learningRate, combine(answers, layout: layout))

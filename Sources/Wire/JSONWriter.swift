@@ -143,6 +143,13 @@ public struct JSONWriter {
         bytes.append(contentsOf: raw)
     }
 
+    /// A value written beforehand (one JSON value's bytes), as the next value here.
+    public mutating func rawValue(_ raw: [UInt8]) {
+        separate()
+        bytes.append(contentsOf: raw)
+        needsComma = true
+    }
+
     public mutating func bool(_ value: Bool) {
         separate()
         bytes.append(contentsOf: (value ? "true" : "false").utf8)

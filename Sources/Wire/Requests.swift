@@ -244,10 +244,17 @@ extension JSONWriter {
 
     public mutating func stepRequest(gradients: TensorSet?, version: Int?, ifVersion: Int? = nil, parts: [[EncodedSample]], reduce: Reduction,
                                      format: TensorFormat, perSampleClipNorm: Float?, results: ResultsForm = .perSample) {
+        stepRequest(gradients: gradients.map { EncodedTensors($0, format: format) }, version: version, ifVersion: ifVersion, parts: parts,
+                    reduce: reduce, format: format, perSampleClipNorm: perSampleClipNorm, results: results)
+    }
+
+    /// The same with the gradients written beforehand (a step's mean, sent to every server).
+    public mutating func stepRequest(gradients: EncodedTensors?, version: Int?, ifVersion: Int? = nil, parts: [[EncodedSample]], reduce: Reduction,
+                                     format: TensorFormat, perSampleClipNorm: Float?, results: ResultsForm = .perSample) {
         object { w in
             if let gradients {
                 w.key("gradients")
-                w.tensors(layout: gradients.layout, storage: gradients.storage[...], format: format)
+                w.rawValue(gradients.bytes)
             }
             if let version { w.key("version"); w.number(version) }
             if let ifVersion { w.key("if_version"); w.number(ifVersion) }
@@ -285,5 +292,18 @@ public struct StepResponse: Sendable {
         guard let version, let digest, let parts else { throw reader.invalid("expected version, digest and parts") }
         state = VersionResponse(version: version, digest: digest, learningRate: learningRate)
         self.parts = parts
+    }
+}
+
+/// Named tensors already written as their JSON object, in one format: a step's mean is encoded
+/// once and sent to every server.
+public struct EncodedTensors: Sendable {
+    public let bytes: [UInt8]
+
+    public init(_ set: TensorSet, format: TensorFormat) {
+        // Base64 takes 4 characters per float, numbers up to 15; plus each tensor's name and shape.
+        var writer = JSONWriter(capacity: set.storage.count * (format == .b64 ? 4 : 15) + 64 * set.layout.entries.count + 16)
+        writer.tensors(set, format: format)
+        bytes = writer.bytes
     }
 }
