@@ -113,6 +113,18 @@ public struct JSONReader {
     /// A key that appears twice in one object is an error (RFC 8259 section 4 leaves its meaning
     /// open; this reader refuses it for every document, so no decoder can pick one of the values).
     public mutating func readObject(_ field: (inout JSONReader, String) throws -> Void) throws {
+        try readObject(nil) { reader, _, key in try field(&reader, key) }
+    }
+
+    /// The same for an object whose keys the decoder knows (a sample's, a tensor's): `field` gets
+    /// the key's index in `keys`, or nil for any other key. A known key written without escapes is
+    /// matched on its bytes, with no `String` made, and repeats of known keys are found with a bit
+    /// mask: the hot objects of a request (one per sample) cost a few comparisons per key.
+    public mutating func readObject(_ keys: JSONKeys, _ field: (inout JSONReader, Int?) throws -> Void) throws {
+        try readObject(keys as JSONKeys?) { reader, index, _ in try field(&reader, index) }
+    }
+
+    private mutating func readObject(_ keys: JSONKeys?, _ field: (inout JSONReader, Int?, String) throws -> Void) throws {
         guard peekKind() == .object else { throw typeMismatch(expected: "an object") }
         try enter()
         position += 1
@@ -121,17 +133,28 @@ public struct JSONReader {
         let firstKey = openKeys.count
         defer { openKeys.removeLast(openKeys.count - firstKey) }
         var manyKeys: Set<String>?
+        var seen: UInt64 = 0
         while true {
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
                 throw malformed("expected a string key")
             }
-            let key = try scanString()
+            let key: String
+            var index: Int?
+            if let keys, let known = matchKey(keys) {
+                (key, index) = (keys.names[known], known)
+            } else {
+                key = try scanString()
+                index = keys?.names.firstIndex(of: key)
+            }
             skipWhitespace()
             guard try consume(UInt8(ascii: ":")) else { throw malformed("expected ':' after a key") }
             path.append(.key(key))
             let repeated: Bool
-            if manyKeys == nil, openKeys.count - firstKey < Self.linearKeyLimit {
+            if let index {
+                repeated = seen & (1 << index) != 0
+                seen |= 1 << index
+            } else if manyKeys == nil, openKeys.count - firstKey < Self.linearKeyLimit {
                 repeated = openKeys[firstKey...].contains(key)
                 openKeys.append(key)
             } else {
@@ -139,13 +162,28 @@ public struct JSONReader {
                 repeated = !manyKeys!.insert(key).inserted
             }
             guard !repeated else { throw invalid("duplicate key; each key may appear once in an object") }
-            try field(&self, key)
+            try field(&self, index, key)
             path.removeLast()
             skipWhitespace()
             if try consume(UInt8(ascii: ",")) { continue }
             if try consume(UInt8(ascii: "}")) { return leave() }
             throw malformed("expected ',' or '}' in an object")
         }
+    }
+
+    /// The index in `keys` of the key whose opening quote is at `position`, when it is one of
+    /// them written without escapes; the key and its quotes are then consumed.
+    private mutating func matchKey(_ keys: JSONKeys) -> Int? {
+        let start = position + 1
+        for (i, key) in keys.utf8.enumerated() {
+            let end = start + key.count
+            // The known keys hold no backslash, so a match ends at an unescaped closing quote.
+            guard end < bytes.count, bytes[end] == UInt8(ascii: "\""),
+                  key.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress! + start, key.count) == 0 }) else { continue }
+            position = end + 1
+            return i
+        }
+        return nil
     }
 
     /// Reads an array, calling `element` with each index; `element` must read or skip the value.
@@ -518,5 +556,18 @@ public struct JSONReader {
 
     static func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>, _ number: ScannedNumber) -> Double? {
         DecimalParser.double(bytes, number.range)
+    }
+}
+
+/// The keys a decoder knows for one kind of object (at most 64, none empty, none with a
+/// backslash or a quote), for `JSONReader.readObject(_:_:)`.
+public struct JSONKeys: Sendable {
+    let names: [String]
+    let utf8: [[UInt8]]
+
+    public init(_ names: String...) {
+        precondition(names.count <= 64 && names.allSatisfy { !$0.isEmpty && !$0.contains("\\") && !$0.contains("\"") })
+        self.names = names
+        utf8 = names.map { Array($0.utf8) }
     }
 }

@@ -6,14 +6,16 @@ extension JSONReader {
     /// `x` may also be a tensor of shape [D] and `nodes` one of shape [N, F], in either tensor form
     /// (`{"shape": ..., "dtype": "float32", "b64": ...}` is the compact one, decoded without parsing
     /// a number). With `requireTarget` false, `t` may be left out (and is then 0), as for `/forward`.
+    private static let sampleKeys = JSONKeys("x", "nodes", "edges", "t")
+
     public mutating func readSample(requireTarget: Bool) throws -> Sample {
         var x: [Float]?
         var nodes: (rows: Int, width: Int, values: [Float])?
         var edges: [Graph.Edge]?
         var target: Target?
-        try readObject { reader, key in
+        try readObject(Self.sampleKeys) { reader, key in
             switch key {
-            case "x":
+            case 0:  // x
                 switch reader.peekKind() {
                 case .array:
                     var values: [Float] = []
@@ -22,7 +24,7 @@ extension JSONReader {
                 case .object: x = try reader.readTensor(rank: 1, "[D]").data
                 default: throw reader.typeMismatch(expected: "an array of numbers or a tensor of shape [D]")
                 }
-            case "nodes":
+            case 1:  // nodes
                 switch reader.peekKind() {
                 case .array: nodes = try reader.readNodeRows()
                 case .object:
@@ -30,9 +32,9 @@ extension JSONReader {
                     nodes = (tensor.shape[0], tensor.shape[1], tensor.data)
                 default: throw reader.typeMismatch(expected: "an array of rows of numbers or a tensor of shape [N, F]")
                 }
-            case "edges":
+            case 2:  // edges
                 edges = try reader.readEdges()
-            case "t":
+            case 3:  // t
                 target = try reader.readTarget()
             default:
                 try reader.skipValue()

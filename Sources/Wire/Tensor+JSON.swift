@@ -6,29 +6,31 @@ public let maxTensorElements = 1 << 28
 extension JSONReader {
     /// Reads `{"shape": [...], "data": [...]}` (optionally with `"datatype": "FP32"`), or the
     /// compact `{"shape": [...], "dtype": "float32", "b64": "..."}`.
+    private static let tensorKeys = JSONKeys("shape", "data", "b64", "datatype", "dtype")
+
     public mutating func readTensor() throws -> Tensor {
         var shape: [Int]?
         var data: [Float]?
         var datatype: String?
         var dtype: String?
-        try readObject { reader, key in
+        try readObject(Self.tensorKeys) { reader, key in
             switch key {
-            case "shape":
+            case 0:  // shape
                 shape = try reader.readShape()
-            case "data":
+            case 1:  // data
                 guard data == nil else { throw reader.invalid("a tensor has data or b64, not both") }
                 var values: [Float] = []
                 if let shape, let count = Tensor.elementCount(of: shape) { values.reserveCapacity(count) }
                 try reader.readFloats(into: &values)
                 data = values
-            case "b64":
+            case 2:  // b64
                 guard data == nil else { throw reader.invalid("a tensor has data or b64, not both") }
                 data = try reader.readRawString { JSONReader.decodeFloat32Base64($0) }
                     ?? { throw reader.invalid("expected base64 of little-endian float32 values") }()
-            case "datatype":
+            case 3:  // datatype
                 datatype = try reader.readString()
                 guard datatype == "FP32" else { throw reader.invalid("expected \"FP32\", the only datatype served, got \"\(datatype!)\"") }
-            case "dtype":
+            case 4:  // dtype
                 dtype = try reader.readString()
                 guard dtype == "float32" else { throw reader.invalid("expected \"float32\", got \"\(dtype!)\"") }
             default:

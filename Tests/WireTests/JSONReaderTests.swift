@@ -103,6 +103,21 @@ import Testing
         }
     }
 
+    /// Objects read with known keys (samples, tensors) match them on their bytes; a key written
+    /// with escapes is still the same key, for what it reads and for repeats.
+    @Test func knownKeysAreTheSameKeysWhateverTheirSpelling() throws {
+        func sample(_ json: String) throws -> Sample { try JSONReader.read(Array(json.utf8)) { try $0.readSample(requireTarget: true) } }
+        #expect(try sample(#"{"\u0078": [1, 2], "t": 3, "xy": 0, "x2": [], "tt": {}}"#) == Sample(x: [1, 2], t: 3))
+        #expect(throws: WireError.invalidField(path: "x", message: "duplicate key; each key may appear once in an object")) {
+            try sample(#"{"x": [1], "t": 1, "\u0078": [2]}"#)
+        }
+        #expect(throws: WireError.invalidField(path: "note", message: "duplicate key; each key may appear once in an object")) {
+            try sample(#"{"note": 1, "x": [1], "t": 1, "note": 2}"#)
+        }
+        #expect(throws: WireError.malformed(offset: 1, message: "expected a string key")) { try sample(#"{x: [1]}"#) }
+        #expect(throws: WireError.self) { try sample(#"{"x"#) }
+    }
+
     @Test func longNumbersParseCorrectly() throws {
         let digits = "0." + String(repeating: "3", count: 500)
         let value = try JSONReader.read(Array(digits.utf8)) { try $0.readFloat() }
