@@ -20,6 +20,7 @@ struct StepCost: ParsableCommand {
     @Option var batch = 32
     @Option var seconds = 2.0
     @Option(help: "The tensor format both ways, samples' inputs included, as gradctl train's --tensor-format.") var format: TensorFormat = .b64
+    @Option(help: "Parts the batch is cut into (gradctl train's --parallel with one server): one partial sum each.") var parts = 1
     @Option(help: "JSON Lines of graph samples (the molecules): the cluster bench's GCN instead of the dense --layers.")
     var graphs: String?
     @Flag(help: "Time only the server's handler (for a profiler).") var serverOnly = false
@@ -40,12 +41,14 @@ struct StepCost: ParsableCommand {
             layout = try MLP(layers: sizes).layout
         }
         let service = try Gradserve(configuration: configuration, logger: Logger(label: "gradbench") { _ in SwiftLogNoOpLogHandler() })
-        let samples = data.samples.prefix(batch).map { EncodedSample($0, format: format) }
+        let batchSamples = data.samples.prefix(batch).map { EncodedSample($0, format: format) }
+        let cut = max(1, min(parts, batchSamples.count))
+        let samples = (0..<cut).map { Array(batchSamples[(batchSamples.count * $0 / cut)..<(batchSamples.count * ($0 + 1) / cut)]) }
         let mean = TensorSet(layout: layout, storage: (0..<layout.count).map { Float($0 % 7) * 1e-4 })
 
         func request(version: Int) -> HTTPRequest {
             var writer = JSONWriter()
-            writer.stepRequest(gradients: mean, version: version, parts: [samples], reduce: .sum, format: format, perSampleClipNorm: nil, results: .sum)
+            writer.stepRequest(gradients: mean, version: version, parts: samples, reduce: .sum, format: format, perSampleClipNorm: nil, results: .sum)
             let head = HTTPRequestHead(method: "POST", target: "/step", version: .http11,
                                        headers: HTTPHeaders([("Host", "bench"), ("Content-Length", String(writer.bytes.count))]),
                                        contentLength: writer.bytes.count, keepAlive: true, expectsContinue: false)
@@ -68,14 +71,17 @@ struct StepCost: ParsableCommand {
         let body = request(version: 0).body
         let (clientCalls, clientSeconds) = try measure(seconds: serverOnly ? 0 : seconds) {
             let step = try JSONReader.read(answer) { try StepResponse(reading: &$0, layout: layout) }
-            let n = Double(step.parts[0].samples)
-            let next = TensorSet(layout: layout, storage: step.parts[0].sum.map { Float($0 / n) })
+            // The parts' sums added in part order, then averaged, as the trainer does.
+            var total = [Double](repeating: 0, count: layout.count)
+            for part in step.parts { for i in total.indices { total[i] += part.sum[i] } }
+            let n = Double(step.parts.map(\.samples).reduce(0, +))
+            let next = TensorSet(layout: layout, storage: total.map { Float($0 / n) })
             var writer = JSONWriter()
-            writer.stepRequest(gradients: next, version: step.state.version, parts: [samples], reduce: .sum, format: format,
+            writer.stepRequest(gradients: next, version: step.state.version, parts: samples, reduce: .sum, format: format,
                                perSampleClipNorm: nil, results: .sum)
             guard writer.bytes.count > 0 else { throw ValidationError("empty request") }
         }
-        emit([("bench", "step"), ("layers", graphs == nil ? layers : "gcn 64,64"), ("batch", batch), ("request_bytes", body.count), ("response_bytes", answer.count),
+        emit([("bench", "step"), ("layers", graphs == nil ? layers : "gcn 64,64"), ("batch", batch), ("parts", cut), ("request_bytes", body.count), ("response_bytes", answer.count),
               ("server_us", serverSeconds / Double(serverCalls) * 1e6), ("client_us", clientSeconds / Double(clientCalls) * 1e6)])
     }
 }
