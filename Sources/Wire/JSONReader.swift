@@ -353,6 +353,38 @@ public struct JSONReader {
         return value
     }
 
+    /// An edge written plainly, `[i, j]` with two integers in 0...Int32.max (whitespace allowed),
+    /// read in one pass; for anything else nil, with nothing consumed, so that the general path
+    /// reads it or refuses it with its usual error. A graph has about as many edges as nodes, and
+    /// the general path costs a closure, a field path and a scanned number per index.
+    mutating func readPlainEdge() -> Graph.Edge? {
+        var at = position
+        func skipWhitespace() { while at < bytes.count, Self.isWhitespace(bytes[at]) { at += 1 } }
+        func expect(_ byte: UInt8) -> Bool {
+            skipWhitespace()
+            guard at < bytes.count, bytes[at] == byte else { return false }
+            at += 1
+            return true
+        }
+        func index() -> Int? {
+            skipWhitespace()
+            let first = at
+            var value = 0
+            while at < bytes.count, case let digit = bytes[at] &- UInt8(ascii: "0"), digit < 10, at - first < 10 {
+                value = value * 10 + Int(digit)
+                at += 1
+            }
+            // No leading zero, at most 10 digits and within Int32, and not the start of a fraction or exponent.
+            guard at > first, at - first == 1 || bytes[first] != UInt8(ascii: "0"), value <= Int(Int32.max),
+                  at < bytes.count, bytes[at] != UInt8(ascii: "."), bytes[at] | 0x20 != UInt8(ascii: "e"),
+                  bytes[at] &- UInt8(ascii: "0") >= 10 else { return nil }
+            return value
+        }
+        guard expect(UInt8(ascii: "[")), let a = index(), expect(UInt8(ascii: ",")), let b = index(), expect(UInt8(ascii: "]")) else { return nil }
+        position = at
+        return Graph.Edge(a, b)
+    }
+
     // MARK: Lexing
 
     private static func isWhitespace(_ byte: UInt8) -> Bool {

@@ -97,6 +97,7 @@ extension JSONReader {
     private mutating func readEdges() throws -> [Graph.Edge] {
         var edges: [Graph.Edge] = []
         try readArray { reader, _ in
+            if let edge = reader.readPlainEdge() { return edges.append(edge) }
             var pair = (0, 0), count = 0
             try reader.readArray { reader, _ in
                 guard count < 2 else { throw reader.invalid("an edge is a pair [i, j] of node indices") }

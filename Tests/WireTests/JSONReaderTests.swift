@@ -264,6 +264,29 @@ import Testing
         }
     }
 
+    /// Plain edges take a shortcut; every other spelling goes the general way, to the same edge
+    /// or the same error as before.
+    @Test func edgesReadTheSameWhateverTheirSpelling() throws {
+        func edges(_ text: String) throws -> [Graph.Edge] {
+            let sample = try JSONReader.read(Array(#"{"nodes": [[1]], "edges": \#(text), "t": 0}"#.utf8)) { try $0.readSample(requireTarget: true) }
+            guard case .graph(let graph) = sample.input else { return [] }
+            return graph.edges
+        }
+        #expect(try edges("[[0,1],[ 2 , 3 ],\n[2147483647, 10]]") == [Graph.Edge(0, 1), Graph.Edge(2, 3), Graph.Edge(2147483647, 10)])
+        for bad in ["[[01, 2]]", "[[1.0, 2]]", "[[1e0, 2]]", "[[1, 2.5]]", "[[1, 2E1]]"] {
+            #expect(throws: WireError.self, "\(bad)") { try edges(bad) }
+        }
+        #expect(throws: WireError.invalidField(path: "edges[0][1]", message: "expected an integer in 0...2147483647, got -1")) { try edges("[[0, -1]]") }
+        #expect(throws: WireError.invalidField(path: "edges[1][0]", message: "expected an integer in 0...2147483647, got 2147483648")) {
+            try edges("[[0, 1], [2147483648, 0]]")
+        }
+        #expect(throws: WireError.invalidField(path: "edges[0][2]", message: "an edge is a pair [i, j] of node indices")) { try edges("[[1, 2, 3]]") }
+        #expect(throws: WireError.invalidField(path: "edges[0]", message: "an edge is a pair [i, j] of node indices")) { try edges("[[1]]") }
+        #expect(throws: WireError.invalidField(path: "edges[0][0]", message: "expected an integer in 0...2147483647, got 12345678901")) { try edges("[[12345678901, 1]]") }
+        #expect(throws: WireError.self) { try edges("[[1 2]]") }
+        #expect(throws: WireError.self) { try edges("[[1, 2") }
+    }
+
     /// One-digit integers (one-hot features written by other JSON writers) take a shortcut; every
     /// neighbour of that shortcut must read as the general path reads it, or be refused as before.
     @Test func oneDigitNumbersReadLikeAnyOther() throws {
