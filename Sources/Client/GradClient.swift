@@ -89,13 +89,7 @@ public struct GradClient: Sendable {
     /// replica set, as an `/apply` without an answer is.
     /// With `ifVersion` the step lands only on that version, and a server started with
     /// `--max-staleness` lets it wait there for the steps before it (pipelined staleness).
-    public func step(_ gradients: TensorSet?, baseVersion: Int?, ifVersion: Int? = nil, parts: [[EncodedSample]], reduce: Reduction,
-                     format: TensorFormat, clipNorm: Float?, layout: ParameterLayout) async throws -> StepResponse {
-        try await step(gradients.map { EncodedTensors($0, format: format) }, baseVersion: baseVersion, ifVersion: ifVersion, parts: parts,
-                       reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
-    }
-
-    /// The same with the gradients encoded beforehand, in `format` (once for all servers).
+    /// The gradients come encoded beforehand, in `format`: a step's mean is written once for all servers.
     public func step(_ gradients: EncodedTensors?, baseVersion: Int?, ifVersion: Int? = nil, parts: [[EncodedSample]], reduce: Reduction,
                      format: TensorFormat, clipNorm: Float?, layout: ParameterLayout) async throws -> StepResponse {
         var writer = JSONWriter()

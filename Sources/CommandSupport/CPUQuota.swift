@@ -12,7 +12,8 @@ public enum CPUQuota {
         guard let membership = membership ?? (try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8)) else { return nil }
         for (controllers, path) in groups(membership) {
             if controllers == [""] {
-                // v2: one hierarchy; cpu.max is "QUOTA PERIOD" or "max PERIOD".
+                // v2: one hierarchy; cpu.max is "QUOTA PERIOD" or "max PERIOD". A container without
+                // its own cgroup namespace lists the host's path, but mounts its own group at the root.
                 if let text = read("\(root)\(path)/cpu.max") ?? read("\(root)/cpu.max"), let cores = v2(text) { return cores }
             } else if controllers.contains("cpu") {
                 for mount in ["cpu", "cpu,cpuacct", "cpuacct,cpu"] {
@@ -38,14 +39,17 @@ public enum CPUQuota {
     /// "25000 100000" is a quarter of a core; "max 100000" is no limit.
     static func v2(_ text: String) -> Double? {
         let fields = text.split(whereSeparator: \.isWhitespace)
-        guard fields.count == 2, let quota = Double(fields[0]), let period = Double(fields[1]), quota > 0, period > 0 else { return nil }
-        return quota / period
+        return fields.count == 2 ? share(quota: fields[0], period: fields[1]) : nil
     }
 
     /// A quota of -1 is no limit.
     static func v1(quota: String, period: String) -> Double? {
-        guard let quota = Double(quota.trimmingCharacters(in: .whitespacesAndNewlines)),
-              let period = Double(period.trimmingCharacters(in: .whitespacesAndNewlines)), quota > 0, period > 0 else { return nil }
+        share(quota: quota.trimmingCharacters(in: .whitespacesAndNewlines), period: period.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Quota over period, both positive numbers; nil for anything else (no limit).
+    private static func share(quota: some StringProtocol, period: some StringProtocol) -> Double? {
+        guard let quota = Double(String(quota)), let period = Double(String(period)), quota > 0, period > 0 else { return nil }
         return quota / period
     }
 

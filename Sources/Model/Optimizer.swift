@@ -220,18 +220,22 @@ private struct Step {
                             first: state.first.isEmpty ? [] : Array(state.first[range]),
                             second: state.second.isEmpty ? [] : Array(state.second[range]))
         let (lr, scale) = (Lanes(repeating: lr), Lanes(repeating: scale))
+        let count = range.count
         gradient.withUnsafeBufferPointer { g in
             result.parameters.withUnsafeMutableBufferPointer { p in
+                // An empty range has nothing to step (and no storage); the moments have p's count.
+                guard let g = g.baseAddress, let p = p.baseAddress else { return }
                 switch configuration.kind {
                 case .sgd:
-                    Lanes.forEachGroup(p.count) { i, n in
+                    Lanes.forEachGroup(count) { i, n in
                         Lanes.store(Lanes.load(p, i, n) - lr * (Lanes.load(g, i, n) * scale), p, i, n)
                     }
                 case .momentum:
                     // v = μ v + g;  p -= lr v
                     let momentum = Lanes(repeating: configuration.momentum)
                     result.first.withUnsafeMutableBufferPointer { v in
-                        Lanes.forEachGroup(p.count) { i, n in
+                        let v = v.baseAddress!
+                        Lanes.forEachGroup(count) { i, n in
                             let velocity = momentum * Lanes.load(v, i, n) + Lanes.load(g, i, n) * scale
                             Lanes.store(velocity, v, i, n)
                             Lanes.store(Lanes.load(p, i, n) - lr * velocity, p, i, n)
@@ -245,7 +249,8 @@ private struct Step {
                     let (correction1, correction2) = (Lanes(repeating: biasCorrection1), Lanes(repeating: biasCorrection2))
                     result.first.withUnsafeMutableBufferPointer { m in
                         result.second.withUnsafeMutableBufferPointer { v in
-                            Lanes.forEachGroup(p.count) { i, n in
+                            let (m, v) = (m.baseAddress!, v.baseAddress!)
+                            Lanes.forEachGroup(count) { i, n in
                                 let gi = Lanes.load(g, i, n) * scale
                                 let mi = beta1 * Lanes.load(m, i, n) + oneMinusBeta1 * gi
                                 let vi = beta2 * Lanes.load(v, i, n) + oneMinusBeta2 * gi * gi
@@ -278,22 +283,17 @@ extension SIMD8<Float> {
 
     /// Values i..<i+n, zero in the lanes past n.
     @inline(__always)
-    fileprivate static func load(_ buffer: some BufferLike, _ i: Int, _ n: Int) -> Self {
-        if n == 8 { return UnsafeRawPointer(buffer.start + i).loadUnaligned(as: Self.self) }
+    fileprivate static func load(_ base: UnsafePointer<Float>, _ i: Int, _ n: Int) -> Self {
+        if n == 8 { return UnsafeRawPointer(base + i).loadUnaligned(as: Self.self) }
         var lanes = Self(repeating: 0)
-        for k in 0..<n { lanes[k] = buffer.start[i + k] }
+        for k in 0..<n { lanes[k] = base[i + k] }
         return lanes
     }
 
     /// Stores lanes 0..<n at i..<i+n.
     @inline(__always)
-    fileprivate static func store(_ lanes: Self, _ buffer: UnsafeMutableBufferPointer<Float>, _ i: Int, _ n: Int) {
-        if n == 8 { return UnsafeMutableRawPointer(buffer.baseAddress! + i).storeBytes(of: lanes, as: Self.self) }
-        for k in 0..<n { buffer[i + k] = lanes[k] }
+    fileprivate static func store(_ lanes: Self, _ base: UnsafeMutablePointer<Float>, _ i: Int, _ n: Int) {
+        if n == 8 { return UnsafeMutableRawPointer(base + i).storeBytes(of: lanes, as: Self.self) }
+        for k in 0..<n { base[i + k] = lanes[k] }
     }
 }
-
-/// Float buffers a group is loaded from.
-fileprivate protocol BufferLike { var start: UnsafePointer<Float> { get } }
-extension UnsafeBufferPointer<Float>: BufferLike { fileprivate var start: UnsafePointer<Float> { baseAddress! } }
-extension UnsafeMutableBufferPointer<Float>: BufferLike { fileprivate var start: UnsafePointer<Float> { UnsafePointer(baseAddress!) } }

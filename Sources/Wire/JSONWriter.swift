@@ -1,4 +1,3 @@
-
 /// Writes JSON into a byte buffer.
 ///
 /// Floats are written in the shortest form that reads back to the same Float32, as Swift's

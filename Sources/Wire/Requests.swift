@@ -238,17 +238,12 @@ extension JSONWriter {
     /// samples' inputs in `format` too.
     public mutating func stepRequest(gradients: TensorSet?, version: Int?, ifVersion: Int? = nil, parts: [[Sample]], reduce: Reduction,
                                      format: TensorFormat, perSampleClipNorm: Float?, results: ResultsForm = .perSample) {
-        stepRequest(gradients: gradients, version: version, ifVersion: ifVersion, parts: parts.map { $0.map { EncodedSample($0, format: format) } },
+        stepRequest(gradients: gradients.map { EncodedTensors($0, format: format) }, version: version, ifVersion: ifVersion,
+                    parts: parts.map { $0.map { EncodedSample($0, format: format) } },
                     reduce: reduce, format: format, perSampleClipNorm: perSampleClipNorm, results: results)
     }
 
-    public mutating func stepRequest(gradients: TensorSet?, version: Int?, ifVersion: Int? = nil, parts: [[EncodedSample]], reduce: Reduction,
-                                     format: TensorFormat, perSampleClipNorm: Float?, results: ResultsForm = .perSample) {
-        stepRequest(gradients: gradients.map { EncodedTensors($0, format: format) }, version: version, ifVersion: ifVersion, parts: parts,
-                    reduce: reduce, format: format, perSampleClipNorm: perSampleClipNorm, results: results)
-    }
-
-    /// The same with the gradients written beforehand (a step's mean, sent to every server).
+    /// The same with the gradients and samples written beforehand (a step's mean, sent to every server).
     public mutating func stepRequest(gradients: EncodedTensors?, version: Int?, ifVersion: Int? = nil, parts: [[EncodedSample]], reduce: Reduction,
                                      format: TensorFormat, perSampleClipNorm: Float?, results: ResultsForm = .perSample) {
         object { w in

@@ -1,13 +1,13 @@
 import Model
 
 extension JSONReader {
+    private static let sampleKeys = JSONKeys("x", "nodes", "edges", "t")
+
     /// Reads `{"x": [...], "t": 1.5}` or `{"nodes": [[...], ...], "edges": [[i, j], ...], "t": 0.4}`;
     /// `t` is a number (one output, or a class index) or a list of numbers (several outputs).
     /// `x` may also be a tensor of shape [D] and `nodes` one of shape [N, F], in either tensor form
     /// (`{"shape": ..., "dtype": "float32", "b64": ...}` is the compact one, decoded without parsing
     /// a number). With `requireTarget` false, `t` may be left out (and is then 0), as for `/forward`.
-    private static let sampleKeys = JSONKeys("x", "nodes", "edges", "t")
-
     public mutating func readSample(requireTarget: Bool) throws -> Sample {
         var x: [Float]?
         var nodes: (rows: Int, width: Int, values: [Float])?

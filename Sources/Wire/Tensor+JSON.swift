@@ -4,10 +4,10 @@ import Model
 public let maxTensorElements = 1 << 28
 
 extension JSONReader {
-    /// Reads `{"shape": [...], "data": [...]}` (optionally with `"datatype": "FP32"`), or the
-    /// compact `{"shape": [...], "dtype": "float32", "b64": "..."}`.
     private static let tensorKeys = JSONKeys("shape", "data", "b64", "datatype", "dtype")
 
+    /// Reads `{"shape": [...], "data": [...]}` (optionally with `"datatype": "FP32"`), or the
+    /// compact `{"shape": [...], "dtype": "float32", "b64": "..."}`.
     public mutating func readTensor() throws -> Tensor {
         var shape: [Int]?
         var data: [Float]?

@@ -48,7 +48,7 @@ struct StepCost: ParsableCommand {
 
         func request(version: Int) -> HTTPRequest {
             var writer = JSONWriter()
-            writer.stepRequest(gradients: mean, version: version, parts: samples, reduce: .sum, format: format, perSampleClipNorm: nil, results: .sum)
+            writer.stepRequest(gradients: EncodedTensors(mean, format: format), version: version, parts: samples, reduce: .sum, format: format, perSampleClipNorm: nil, results: .sum)
             let head = HTTPRequestHead(method: "POST", target: "/step", version: .http11,
                                        headers: HTTPHeaders([("Host", "bench"), ("Content-Length", String(writer.bytes.count))]),
                                        contentLength: writer.bytes.count, keepAlive: true, expectsContinue: false)
@@ -77,7 +77,7 @@ struct StepCost: ParsableCommand {
             let n = Double(step.parts.map(\.samples).reduce(0, +))
             let next = TensorSet(layout: layout, storage: total.map { Float($0 / n) })
             var writer = JSONWriter()
-            writer.stepRequest(gradients: next, version: step.state.version, parts: samples, reduce: .sum, format: format,
+            writer.stepRequest(gradients: EncodedTensors(next, format: format), version: step.state.version, parts: samples, reduce: .sum, format: format,
                                perSampleClipNorm: nil, results: .sum)
             guard writer.bytes.count > 0 else { throw ValidationError("empty request") }
         }

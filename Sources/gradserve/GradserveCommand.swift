@@ -100,7 +100,7 @@ struct GradserveCommand: ParsableCommand {
     var busyPollMicroseconds: Int { busyPoll ?? (Self.cpuQuota.map { $0 < 1 } == true ? 0 : 200) }
     static let cpuQuota = CPUQuota.cores()
     /// The cores, or fewer when a quota allows less (a quarter of a core is one thread).
-    static var usableCores: Int { min(HTTPServer.coreCount, max(1, Int(cpuQuota.map { $0.rounded(.up) } ?? Double(HTTPServer.coreCount)))) }
+    static var usableCores: Int { min(HTTPServer.coreCount, cpuQuota.map { max(1, Int($0.rounded(.up))) } ?? HTTPServer.coreCount) }
     @Option(help: ArgumentHelp("Milliseconds, 0 to 10000: a request with a body of 16 KiB or more is answered on its event loop instead of a worker "
         + "when its connection's last such request to the same path, scaled to its size, took less (0: always a worker).", valueName: "ms"))
     var inlineBudget = 2.0
