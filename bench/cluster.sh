@@ -4,7 +4,8 @@
 # a namespace of its own (nothing is built in the root namespace's network), and its gradserve is
 # held to a quarter of a core by a cgroup (cpu.cfs_quota_us). The client host is not limited.
 # Everything it made is removed on exit, whatever happens. Usage (as root):
-#   bench/cluster.sh MOLECULES_DIR EPOCHS   prints one JSON line per host count (ROUNDS=5 rounds, medians)
+#   bench/cluster.sh MOLECULES_DIR EPOCHS   prints one JSON line per host count (ROUNDS=5 rounds, medians;
+#   EPOCHS at least 2, the first not counted)
 set -euo pipefail
 data=$1
 epochs=${2:-2}
@@ -65,9 +66,12 @@ for round in $(seq "${ROUNDS:-5}"); do
         for h in $(seq "$count"); do start_host "$h"; done
         servers=()
         for h in $(seq "$count"); do servers+=(--server "http://198.18.0.$((10 + h)):8080"); done
-        # gradctl's defaults: partial sums, the compact form, one /step per server and step.
+        # gradctl's defaults: partial sums, the compact form, one /step per server and step. The rate is
+        # that of epochs 2 to N together (their samples over their time; the first warms up). A short
+        # window reads the quota coarsely: at 4 hosts an epoch lasts about 3 of the cgroup's 100 ms
+        # periods, so one epoch's rate moves with how many periods' quota it happens to span.
         rates[$count]+=" $(ip netns exec "$prefix-c" "$bin/gradctl" train "${servers[@]}" --data "$data/train.jsonl" --epochs "$epochs" ${GRADCTL_OPTIONS:-} \
-            | awk '/: mean loss/ { for (i = 2; i <= NF; i++) if ($i == "samples/s,") r = $(i - 1) } END { print r }')"
+            | awk '/: mean loss/ && ++e > 1 { for (i = 2; i <= NF; i++) if ($i == "samples/s,") t += 1 / $(i - 1) } END { printf "%.0f", (e - 1) / t }')"
         kill "${pids[@]}" 2>/dev/null || true
         wait "${pids[@]}" 2>/dev/null || true
         pids=()

@@ -154,7 +154,9 @@ def main(path):
         w(f"\n### Over hosts: the graph model on the molecules, {cluster[0]['epochs']} epochs, one gradctl with its defaults\n")
         w("Each host is a network namespace (198.18.0.0/24, linked by a bridge in a namespace of its own) whose gradserve is held "
           "to a quarter of a core by a cgroup; the client host is not limited (bench/cluster.sh). The host counts ran in "
-          f"{len(cluster[0].get('runs', [0]))} interleaved rounds; each figure is the median of its rounds.\n")
+          f"{len(cluster[0].get('runs', [0]))} interleaved rounds; each figure is the median of its rounds. A run's figure "
+          "is the rate of its epochs after the first, together (a single epoch at 4 hosts spans only about three of the "
+          "cgroup's 100 ms periods).\n")
         w("| hosts | samples/s (median) | every round | speed-up: of the medians | speed-up: median of each round's own |")
         w("|---:|---:|---|---:|---:|")
         single = cluster[0].get("runs", [cluster[0]["samples_per_s"]])

@@ -151,7 +151,7 @@ fi
 
 if [ -f "$molecules/train.jsonl" ] && [ "$(id -u)" = 0 ]; then
     note "4b. the graph model over 1, 2 and 4 test hosts, a quarter core each"
-    bench/cluster.sh "$molecules" 2 | record
+    bench/cluster.sh "$molecules" 8 | record
 fi
 
 if [ -f "$molecules/train.jsonl" ]; then

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSIMD
 
 /// The nonlinearity of a network's hidden layers, applied element-wise: a = f(z).
 public enum Activation: String, Sendable, CaseIterable {
@@ -17,6 +18,10 @@ public enum Activation: String, Sendable, CaseIterable {
     func apply(_ values: UnsafeMutablePointer<Float>, count: Int, preactivation: UnsafeMutablePointer<Float>?) {
         switch self {
         case .tanh:
+            #if arch(x86_64)
+            // The same operations 8 at a time where the CPU has AVX2 (the same bits; CSIMD).
+            if csimd_has_avx2() { return csimd_tanh_avx2(values, count) }
+            #endif
             for k in 0..<count { values[k] = Self.tanh(values[k]) }
         case .relu:
             for k in 0..<count { values[k] = max(values[k], 0) }
