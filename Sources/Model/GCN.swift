@@ -91,6 +91,21 @@ public struct GCN: Network {
         guard graph.edges.count <= maxEdges else {
             throw .invalidGraph("input.edges: \(graph.edges.count) edges, more than the limit of \(maxEdges)")
         }
+        // The fast pass: every edge valid, and no repeat among the sorted keys min · n + max (a set's
+        // hashing cost more than the rest of the check). Anything wrong, and the edges are checked
+        // again one by one, so that the error names the first edge at fault.
+        var keys = [Int]()
+        keys.reserveCapacity(graph.edges.count)
+        for edge in graph.edges {
+            guard (0..<n).contains(edge.a), (0..<n).contains(edge.b), edge.a != edge.b else { return try checkEdgesOneByOne(graph) }
+            keys.append(min(edge.a, edge.b) * n + max(edge.a, edge.b))
+        }
+        keys.sort()
+        if zip(keys, keys.dropFirst()).contains(where: ==) { try checkEdgesOneByOne(graph) }
+    }
+
+    private func checkEdgesOneByOne(_ graph: Graph) throws(ModelError) {
+        let n = graph.nodeCount
         var seen = Set<Int>(minimumCapacity: graph.edges.count)
         for (index, edge) in graph.edges.enumerated() {
             guard (0..<n).contains(edge.a), (0..<n).contains(edge.b) else {

@@ -90,6 +90,10 @@ import Testing
         try check(3, 2, [(0, 3)], .invalidGraph("samples[0].input.edges[0]: [0, 3] names a node outside 0..<3"))
         try check(3, 2, [(1, 1)], .invalidGraph("samples[0].input.edges[0]: self-loop [1, 1]; self-loops are implied (Â = A + I) and must not be listed"))
         try check(3, 2, [(0, 1), (1, 0)], .invalidGraph("samples[0].input.edges[1]: [1, 0] repeats an earlier edge; list each undirected edge once"))
+        // Several faults: the first edge at fault is named, whatever its fault.
+        try check(3, 2, [(0, 1), (1, 0), (0, 5)], .invalidGraph("samples[0].input.edges[1]: [1, 0] repeats an earlier edge; list each undirected edge once"))
+        try check(3, 2, [(0, 5), (0, 1), (1, 0)], .invalidGraph("samples[0].input.edges[0]: [0, 5] names a node outside 0..<3"))
+        try check(4, 2, [(2, 3), (0, 1), (3, 2)], .invalidGraph("samples[0].input.edges[2]: [3, 2] repeats an earlier edge; list each undirected edge once"))
         try check(4, 2, [(0, 1), (1, 2), (2, 3), (3, 0)], .invalidGraph("samples[0].input.edges: 4 edges, more than the limit of 3"))
         #expect(throws: ModelError.self) { try gcn.gradients(of: [Sample(x: [1, 2], t: 1)], parameters: parameters) }
     }
