@@ -27,7 +27,7 @@ let package = Package(
         ),
         .target(name: "CSIMD"),
         .target(name: "Model", dependencies: ["CBLAS", "CSIMD"]),
-        .target(name: "Wire", dependencies: ["Model"]),
+        .target(name: "Wire", dependencies: ["Model", "CSIMD"]),
         .target(name: "CLinux"),
         .systemLibrary(
             name: "CCurl",

@@ -30,6 +30,16 @@ void csimd_tanh_avx2(float *values, long count);
 /// neighbours[start[i] ..< start[i + 1]], m and out `nodes x width`.
 void csimd_propagate_avx2(long nodes, const int *start, const int *neighbours, const float *scale,
                           const float *m, long width, float *out);
+
+/// Base64 (the standard alphabet) of `input`, 24 bytes to 32 characters at a time while 28 bytes
+/// remain to be read; returns the bytes encoded (a multiple of 24), whose text is at `output`.
+/// The caller encodes the rest.
+long csimd_base64_encode_avx2(const unsigned char *input, long count, unsigned char *output);
+
+/// Decodes up to `blocks` blocks of 32 base64 characters (no padding) into 24 bytes each,
+/// stopping before the first block with a character outside the alphabet; returns the blocks
+/// decoded. The caller decodes the rest, and finds the bad character again.
+long csimd_base64_decode_avx2(const unsigned char *text, long blocks, unsigned char *output);
 #endif
 
 #endif
