@@ -10,9 +10,15 @@
 typedef unsigned int csimd_bits8 __attribute__((ext_vector_type(8)));
 
 bool csimd_has_avx2(void) {
-    static int known = -1;
-    if (known < 0) known = __builtin_cpu_supports("avx2") ? 1 : 0;
-    return known == 1;
+    // 0: not asked yet, 1: no, 2: yes. (The check includes the OS's saving of the AVX registers.)
+    static int known;
+    int value = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (value == 0) {
+        __builtin_cpu_init();
+        value = __builtin_cpu_supports("avx2") ? 2 : 1;
+        __atomic_store_n(&known, value, __ATOMIC_RELAXED);
+    }
+    return value == 2;
 }
 
 #define AVX2 __attribute__((target("avx2")))
