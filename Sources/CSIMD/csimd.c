@@ -66,11 +66,10 @@ AVX2 void csimd_tanh_avx2(float *values, long count) {
         memcpy(values + k, &x, sizeof x);
     }
     if (k < count) {
-        // The last 1 to 7 values, in a zero-padded group.
-        csimd_float8 x = 0.0f;
-        memcpy(&x, values + k, (size_t)(count - k) * sizeof(float));
-        x = tanh8(x);
-        memcpy(values + k, &x, (size_t)(count - k) * sizeof(float));
+        // The last 1 to 7 values, with masked loads and stores (the other lanes read as zero).
+        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(count - k)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        csimd_float8 x = (csimd_float8)_mm256_maskload_ps(values + k, mask);
+        _mm256_maskstore_ps(values + k, mask, (__m256)tanh8(x));
     }
 }
 

@@ -19,8 +19,9 @@ public enum Activation: String, Sendable, CaseIterable {
         switch self {
         case .tanh:
             #if arch(x86_64)
-            // The same operations 8 at a time where the CPU has AVX2 (the same bits; CSIMD).
-            if csimd_has_avx2() { return csimd_tanh_avx2(values, count) }
+            // The same operations 8 at a time where the CPU has AVX2 (the same bits; CSIMD), for
+            // a layer of 8 or more (a smaller one is done sooner by the loop below).
+            if count >= 8, csimd_has_avx2() { return csimd_tanh_avx2(values, count) }
             #endif
             for k in 0..<count { values[k] = Self.tanh(values[k]) }
         case .relu:
