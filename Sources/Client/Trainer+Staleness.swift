@@ -46,7 +46,7 @@ extension Trainer {
 
     func sendStep(_ mean: TensorSet, index: Int, batchStart: Int, gradients: Sums, base: Int, ifVersion: Int,
                   next: (index: Int, batch: [EncodedSample])?, layout: ParameterLayout, clipNorm: Float?, on replicas: ReplicaSet) -> SentStep {
-        let parts = next.map { split($0.batch, into: partCount) } ?? []
+        let parts = next.map { Self.split($0.batch, into: partCount) } ?? []
         let live = replicas.liveIndices, clients = replicas.replicas.map(\.client)
         let assigned = live.isEmpty ? [:] : Dictionary(grouping: parts.indices) { live[$0 % live.count] }
         let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
@@ -88,7 +88,7 @@ extension Trainer {
                 for (k, part) in answer.parts.enumerated() { byPart[part] = answer.response!.parts[k] }
             }
             return .landed(learningRate: states[0].learningRate,
-                           next: step.next.map { ($0.index, $0.batch, combine(byPart.map { $0! }, layout: layout)) })
+                           next: step.next.map { ($0.index, $0.batch, Self.combine(byPart.map { $0! }, layout: layout)) })
         }
         for answer in answers {
             if let error = answer.error {
@@ -117,7 +117,7 @@ extension Trainer {
     }
 
     func prefetch(_ batch: [EncodedSample], version: Int, layout: ParameterLayout, clipNorm: Float?, on replicas: ReplicaSet) -> Prefetch {
-        let parts = split(batch, into: partCount)
+        let parts = Self.split(batch, into: partCount)
         let live = replicas.liveIndices.map { replicas.replicas[$0].client }
         let request = partRequest(clipNorm: clipNorm, layout: layout)
         let executor = onTransport ? servers[0].transport.executor : nil
@@ -145,6 +145,6 @@ extension Trainer {
             for (k, i) in missing.enumerated() { answers[i] = again[k] }
         }
         let complete = answers.map { $0! }
-        return (combine(complete, layout: layout), complete.map(\.version).min()!)
+        return (Self.combine(complete, layout: layout), complete.map(\.version).min()!)
     }
 }

@@ -459,7 +459,7 @@ public final class Trainer: Sendable {
     }
 
     private func evaluate(_ data: Dataset, loss: Loss, on replicas: ReplicaSet) async throws -> Evaluation {
-        let parts = split(data.samples, into: partCount)
+        let parts = Self.split(data.samples, into: partCount)
         let answers = try await replicas.run(parts) { server, part in try await server.forward(part) }
         var outputs: [Float] = []
         for answer in answers { outputs += answer.outputs }
@@ -499,11 +499,11 @@ public final class Trainer: Sendable {
                       on replicas: ReplicaSet) async throws -> (version: Int, learningRate: Float?, gradients: Sums) {
         let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
         let encoded = EncodedTensors(mean, format: format)  // once for every server
-        let (version, learningRate, answers) = try await replicas.step(mean, baseVersion: baseVersion, parts: split(next, into: partCount), { client, parts in
+        let (version, learningRate, answers) = try await replicas.step(mean, baseVersion: baseVersion, parts: Self.split(next, into: partCount), { client, parts in
             let answer = try await client.step(encoded, baseVersion: baseVersion, parts: parts, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
             return (answer.state, answer.parts)
         }, recompute: partRequest(clipNorm: clipNorm, layout: layout), version: { $0.version })
-        return (version, learningRate, combine(answers, layout: layout))
+        return (version, learningRate, Self.combine(answers, layout: layout))
     }
 
     /// How one part's gradients are asked of a server: a partial sum or one per sample, in the
@@ -514,11 +514,11 @@ public final class Trainer: Sendable {
     }
 
     /// A batch's gradient sum in Float64, the sum of its losses, and how many samples it had.
-    typealias Sums = (sum: [Double], lossSum: Double, samples: Int)
+    public typealias Sums = (sum: [Double], lossSum: Double, samples: Int)
 
     /// The parts' sums added in part order (so the total depends on the split, not on who
     /// answered first), and so are their loss sums.
-    func combine(_ answers: [GradientPartialSum], layout: ParameterLayout) -> Sums {
+    public static func combine(_ answers: [GradientPartialSum], layout: ParameterLayout) -> Sums {
         var total = [Double](repeating: 0, count: layout.count)
         var lossSum = 0.0, samples = 0
         for answer in answers {
@@ -536,8 +536,8 @@ public final class Trainer: Sendable {
         guard !batch.isEmpty else { return ([Double](repeating: 0, count: layout.count), 0, 0) }
         // Each answer is read straight into its own Float64 sum as it arrives; the parts' sums are
         // then added in part order, so the mean depends on the split, not on who answered first.
-        let answers = try await partSums(split(batch, into: partCount), version: version, layout: layout, clipNorm: clipNorm, on: replicas)
-        return combine(answers, layout: layout)
+        let answers = try await partSums(Self.split(batch, into: partCount), version: version, layout: layout, clipNorm: clipNorm, on: replicas)
+        return Self.combine(answers, layout: layout)
     }
 
     /// Each part's gradients, spread over the live replicas (see `ReplicaSet.run`), all computed at `version`.
@@ -549,7 +549,7 @@ public final class Trainer: Sendable {
     }
 
     /// `items` in up to `count` contiguous parts of near-equal size.
-    func split<T>(_ items: [T], into count: Int) -> [[T]] {
+    public static func split<T>(_ items: [T], into count: Int) -> [[T]] {
         let parts = min(count, items.count)
         guard parts > 0 else { return [] }
         return (0..<parts).map { part in

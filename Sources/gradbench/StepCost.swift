@@ -42,8 +42,7 @@ struct StepCost: ParsableCommand {
         }
         let service = try Gradserve(configuration: configuration, logger: Logger(label: "gradbench") { _ in SwiftLogNoOpLogHandler() })
         let batchSamples = data.samples.prefix(batch).map { EncodedSample($0, format: format) }
-        let cut = max(1, min(parts, batchSamples.count))
-        let samples = (0..<cut).map { Array(batchSamples[(batchSamples.count * $0 / cut)..<(batchSamples.count * ($0 + 1) / cut)]) }
+        let samples = Trainer.split(batchSamples, into: max(1, parts))
         let mean = TensorSet(layout: layout, storage: (0..<layout.count).map { Float($0 % 7) * 1e-4 })
 
         func request(version: Int) -> HTTPRequest {
@@ -71,17 +70,15 @@ struct StepCost: ParsableCommand {
         let body = request(version: 0).body
         let (clientCalls, clientSeconds) = try measure(seconds: serverOnly ? 0 : seconds) {
             let step = try JSONReader.read(answer) { try StepResponse(reading: &$0, layout: layout) }
-            // The parts' sums added in part order, then averaged, as the trainer does.
-            var total = [Double](repeating: 0, count: layout.count)
-            for part in step.parts { for i in total.indices { total[i] += part.sum[i] } }
-            let n = Double(step.parts.map(\.samples).reduce(0, +))
-            let next = TensorSet(layout: layout, storage: total.map { Float($0 / n) })
+            // The parts' sums added and averaged as the trainer does.
+            let total = Trainer.combine(step.parts, layout: layout)
+            let next = TensorSet(layout: layout, storage: total.sum.map { Float($0 / Double(total.samples)) })
             var writer = JSONWriter()
             writer.stepRequest(gradients: EncodedTensors(next, format: format), version: step.state.version, parts: samples, reduce: .sum, format: format,
                                perSampleClipNorm: nil, results: .sum)
             guard writer.bytes.count > 0 else { throw ValidationError("empty request") }
         }
-        emit([("bench", "step"), ("layers", graphs == nil ? layers : "gcn 64,64"), ("batch", batch), ("parts", cut), ("request_bytes", body.count), ("response_bytes", answer.count),
+        emit([("bench", "step"), ("layers", graphs == nil ? layers : "gcn 64,64"), ("batch", batch), ("parts", samples.count), ("request_bytes", body.count), ("response_bytes", answer.count),
               ("server_us", serverSeconds / Double(serverCalls) * 1e6), ("client_us", clientSeconds / Double(clientCalls) * 1e6)])
     }
 }
