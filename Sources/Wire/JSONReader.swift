@@ -385,6 +385,53 @@ public struct JSONReader {
         return Graph.Edge(a, b)
     }
 
+    /// A vector sample written plainly, `{"x": [numbers], "t": number}` with its two keys in that
+    /// order (as `JSONWriter.sample` writes it), read in one pass; for anything else nil, with
+    /// nothing consumed, so that the general path reads it or refuses it with its usual error.
+    /// The general path costs a closure, a key match and a field path per key and an array per
+    /// target; a batch of small samples spends most of its decoding there.
+    mutating func readPlainVectorSample() -> Sample? {
+        let start = position
+        // The sample's object and its array, as `enter()` would count them.
+        guard depth + 2 <= Self.maxDepth else { return nil }
+        func expect(_ byte: UInt8) -> Bool {
+            skipWhitespace()
+            guard position < bytes.count, bytes[position] == byte else { return false }
+            position += 1
+            return true
+        }
+        // `"x":` or `"t":`, the key with nothing inside its quotes but its letter.
+        func key(_ name: UInt8) -> Bool {
+            skipWhitespace()
+            guard position + 3 <= bytes.count, bytes[position] == UInt8(ascii: "\""), bytes[position + 1] == name,
+                  bytes[position + 2] == UInt8(ascii: "\"") else { return false }
+            position += 3
+            return expect(UInt8(ascii: ":"))
+        }
+        func number() -> Float? {
+            skipWhitespace()
+            guard position < bytes.count, Self.startsNumber(bytes[position]), let token = try? scanNumber() else { return nil }
+            return Self.parseFloat(bytes, token)
+        }
+        var x: [Float] = []
+        var target: Float?
+        if expect(UInt8(ascii: "{")), key(UInt8(ascii: "x")), expect(UInt8(ascii: "[")) {
+            while let value = number() {
+                x.append(value)
+                if expect(UInt8(ascii: ",")) { continue }
+                if expect(UInt8(ascii: "]")), expect(UInt8(ascii: ",")), key(UInt8(ascii: "t")), let t = number(), expect(UInt8(ascii: "}")) {
+                    target = t
+                }
+                break
+            }
+        }
+        guard let target else {
+            position = start
+            return nil
+        }
+        return Sample(.vector(x), target: .number(target))
+    }
+
     // MARK: Lexing
 
     private static func isWhitespace(_ byte: UInt8) -> Bool {

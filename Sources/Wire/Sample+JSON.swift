@@ -9,6 +9,7 @@ extension JSONReader {
     /// (`{"shape": ..., "dtype": "float32", "b64": ...}` is the compact one, decoded without parsing
     /// a number). With `requireTarget` false, `t` may be left out (and is then 0), as for `/forward`.
     public mutating func readSample(requireTarget: Bool) throws -> Sample {
+        if let sample = readPlainVectorSample() { return sample }
         var x: [Float]?
         var nodes: (rows: Int, width: Int, values: [Float])?
         var edges: [Graph.Edge]?

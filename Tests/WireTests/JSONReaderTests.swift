@@ -264,6 +264,63 @@ import Testing
         }
     }
 
+    /// Plain vector samples (`{"x": [...], "t": n}`) take a shortcut; any other spelling goes the
+    /// general way, to the same sample or the same error as before.
+    @Test func vectorSamplesReadTheSameWhateverTheirSpelling() throws {
+        // The shortcut's sample, if it took it; else what the general path makes of the same reader
+        // (which must still stand at the sample's start).
+        func read(_ json: String) throws -> (plain: Sample?, general: Sample?) {
+            try JSONReader.read(Array(json.utf8)) { reader in
+                if let sample = reader.readPlainVectorSample() { return (sample, nil) }
+                return (nil, try reader.readSample(requireTarget: true))
+            }
+        }
+        func plain(_ json: String) throws -> Sample? { try read(json).plain }
+        // What the writer writes, for random values of every magnitude, reads as the same bits.
+        var generator = SeededGenerator(seed: 11)
+        for count in [1, 2, 3, 7, 40] {
+            let x = (0..<count).map { _ in Float(bitPattern: UInt32.random(in: 0...0xFF7F_FFFF, using: &generator) & 0xFF7F_FFFF) }
+            let t = Float(bitPattern: UInt32.random(in: 0...0x7F7F_FFFF, using: &generator))
+            let json = written(Sample(x: x, t: t), .numbers)
+            let sample = try #require(try plain(json), "\(json)")
+            #expect(sample == Sample(x: x, t: t))
+            guard case .vector(let read) = sample.input else { continue }
+            #expect(read.map(\.bitPattern) == x.map(\.bitPattern))
+        }
+        #expect(try plain(#" { "x" : [ 1 , -2.5e1 ,0.125 ] , "t" : 1.73 } "#) == Sample(x: [1, -25, 0.125], t: 1.73))
+        // Other spellings: not taken, and read (or refused) by the general path as before.
+        let others: [(String, Sample?)] = [
+            (#"{"t": 1, "x": [1]}"#, Sample(x: [1], t: 1)),
+            (#"{"x": [], "t": 1}"#, Sample(x: [], t: 1)),
+            (#"{"x": [1], "t": [1, 2]}"#, Sample(.vector([1]), target: .numbers([1, 2]))),
+            (#"{"x": [1], "t": 1, "note": "a"}"#, Sample(x: [1], t: 1)),
+            (#"{"x": {"shape": [1], "data": [2]}, "t": 1}"#, Sample(x: [2], t: 1)),
+            (#"{"\u0078": [1], "t": 1}"#, Sample(x: [1], t: 1)),
+            (#"{" x": [1], "t": 1}"#, nil),
+            (#"{"y": [1], "z": 1}"#, nil),
+            (#"{"x": [1], "t": 1, "t": 2}"#, nil),
+            (#"{"x": [1, 2,], "t": 1}"#, nil),
+            (#"{"x": [01], "t": 1}"#, nil),
+            (#"{"x": [1], "t": 1e400}"#, nil),
+            (#"{"x": [1e400], "t": 1}"#, nil),
+            (#"{"x": [1], "t": -}"#, nil),
+            (#"{"x": [1], "t": 1"#, nil),
+        ]
+        for (json, expected) in others {
+            if let expected {
+                let (plain, general) = try read(json)
+                #expect(plain == nil && general == expected, "\(json)")
+            } else {
+                // Thrown by the general path: the shortcut made no sample of it.
+                #expect(throws: (any Error).self, "\(json)") { try read(json) }
+            }
+        }
+        // Errors still name the field.
+        #expect(throws: WireError.invalidField(path: "t", message: "1e400 is out of Float32 range")) { try read(#"{"x": [1], "t": 1e400}"#) }
+        #expect(throws: WireError.invalidField(path: "x[0]", message: "1e400 is out of Float32 range")) { try read(#"{"x": [1e400], "t": 1}"#) }
+        #expect(throws: WireError.invalidField(path: "x[1]", message: "expected a number, got an array")) { try read(#"{"x": [1, []], "t": 1}"#) }
+    }
+
     /// Plain edges take a shortcut; every other spelling goes the general way, to the same edge
     /// or the same error as before.
     @Test func edgesReadTheSameWhateverTheirSpelling() throws {
