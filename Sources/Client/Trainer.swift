@@ -181,6 +181,8 @@ public final class Trainer: Sendable {
         }
         let replicas = try ReplicaSet(servers, probeInterval: options.probeInterval, waitForServers: options.waitForServers, report: report)
         let model = try await replicas.start()
+        // Built once: `ModelDescription.layout` makes a new layout from the parameter list on each use.
+        let layout = model.layout
         guard model.maxStaleness >= options.maxStaleness else {
             throw TrainingError.invalidOption("max staleness \(options.maxStaleness): the servers accept gradients at most \(model.maxStaleness) "
                 + "step(s) old; start them with gradserve --max-staleness \(options.maxStaleness) or more")
@@ -235,7 +237,7 @@ public final class Trainer: Sendable {
             func launch(through index: Int) {
                 guard staleness > 0 else { return }
                 while launched < remaining.count, launched <= index + staleness {
-                    ahead[launched] = prefetch(draw(remaining[launched]), version: position.version, layout: model.layout,
+                    ahead[launched] = prefetch(draw(remaining[launched]), version: position.version, layout: layout,
                                                clipNorm: privacy?.clipNorm, on: replicas)
                     launched += 1
                 }
@@ -248,7 +250,7 @@ public final class Trainer: Sendable {
                 guard pipelined else { return }
                 for i in start..<launched {
                     let fetched = ahead.removeValue(forKey: i)!
-                    let (gradients, base) = try await collect(fetched, layout: model.layout, clipNorm: privacy?.clipNorm, on: replicas)
+                    let (gradients, base) = try await collect(fetched, layout: layout, clipNorm: privacy?.clipNorm, on: replicas)
                     fromSteps[i] = (fetched.batch, gradients, base)
                 }
             }
@@ -271,7 +273,7 @@ public final class Trainer: Sendable {
                 guard index < remaining.count, !stopping, inFlight.count <= staleness || !pipelined else {
                     // Pipelined: the oldest step in flight must land before another is sent.
                     let oldest = inFlight.removeFirst()
-                    switch try await complete(oldest, after: inFlight, layout: model.layout, on: replicas) {
+                    switch try await complete(oldest, after: inFlight, layout: layout, on: replicas) {
                     case .landed(let learningRate, let next):
                         try await landed(oldest.ifVersion + 1, learningRate: learningRate, batchStart: oldest.batchStart,
                                          gradients: oldest.gradients, base: oldest.base)
@@ -312,23 +314,23 @@ public final class Trainer: Sendable {
                     (batch, gradients, base) = computed
                 } else if let fetched = ahead.removeValue(forKey: index) {
                     batch = fetched.batch
-                    (gradients, base) = try await collect(fetched, layout: model.layout, clipNorm: privacy?.clipNorm, on: replicas)
+                    (gradients, base) = try await collect(fetched, layout: layout, clipNorm: privacy?.clipNorm, on: replicas)
                 } else if let ready = upcoming?.gradients {
                     batch = upcoming!.batch
                     gradients = ready
                 } else {
                     batch = upcoming?.batch ?? draw(batchStart)
-                    gradients = try await gradientSums(of: batch, version: position.version, layout: model.layout,
+                    gradients = try await gradientSums(of: batch, version: position.version, layout: layout,
                                                        clipNorm: privacy?.clipNorm, on: replicas)
                 }
                 upcoming = nil
                 let mean: TensorSet
                 if let privacy {
-                    mean = TensorSet(layout: model.layout, storage: privacy.noisyMean(gradients.sum, expectedBatch: options.batchSize, random: &random))
+                    mean = TensorSet(layout: layout, storage: privacy.noisyMean(gradients.sum, expectedBatch: options.batchSize, random: &random))
                     position.privateSteps = (position.privateSteps ?? 0) + 1
                 } else {
                     let n = Double(batch.count)
-                    mean = TensorSet(layout: model.layout, storage: gradients.sum.map { Float($0 / n) })
+                    mean = TensorSet(layout: layout, storage: gradients.sum.map { Float($0 / n) })
                 }
                 position.send(lossSum: gradients.lossSum)
                 report(.position(position))
@@ -337,7 +339,7 @@ public final class Trainer: Sendable {
                     let later = index + staleness + 1
                     let next = later < remaining.count ? (later, draw(remaining[later])) : nil
                     inFlight.append(sendStep(mean, index: index, batchStart: batchStart, gradients: gradients, base: base,
-                                             ifVersion: position.version + inFlight.count, next: next, layout: model.layout,
+                                             ifVersion: position.version + inFlight.count, next: next, layout: layout,
                                              clipNorm: privacy?.clipNorm, on: replicas))
                     index += 1
                     continue
@@ -347,7 +349,7 @@ public final class Trainer: Sendable {
                 if staleness > 0 {
                     (version, learningRate) = try await replicas.apply(mean, baseVersion: base, format: options.tensorFormat)
                 } else if options.oneRoundTrip, let following, !following.isEmpty {
-                    let next = try await step(mean, baseVersion: position.version, next: following, layout: model.layout,
+                    let next = try await step(mean, baseVersion: position.version, next: following, layout: layout,
                                               clipNorm: privacy?.clipNorm, on: replicas)
                     (version, learningRate) = (next.version, next.learningRate)
                     upcoming = (following, next.gradients)
@@ -371,7 +373,6 @@ public final class Trainer: Sendable {
                 let result = try await evaluate(evaluation, loss: model.options.loss, on: replicas)
                 summary.evaluation = result
                 if options.keepBest, best == nil || result.score < best!.score {
-                    let layout = model.layout
                     let checkpoint = try await replicas.run([layout]) { try await $0.checkpoint(layout: $1) }[0]
                     best = (result.score, epoch, checkpoint)
                     (position.bestEpoch, position.bestScore) = (epoch, result.score)
