@@ -283,16 +283,22 @@ public struct JSONReader {
     public mutating func readRawString<T>(_ body: (UnsafeBufferPointer<UInt8>) throws -> T) throws -> T {
         guard peekKind() == .string else { throw typeMismatch(expected: "a string") }
         skipWhitespace()
+        guard let end = unescapedStringEnd() else { throw invalid("expected a string without escapes") }
+        let start = position + 1
+        position = end + 1
+        return try body(UnsafeBufferPointer(rebasing: bytes[start..<end]))
+    }
+
+    /// The index of the closing quote of the string whose opening quote is at `position`, when
+    /// the string holds no backslash (no escape).
+    private func unescapedStringEnd() -> Int? {
         let start = position + 1
         // memchr scans a long string (a tensor's base64) many bytes at a time.
         let rest = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[min(start, bytes.count)...]))
         guard let first = rest.baseAddress, let quote = memchr(first, Int32(UInt8(ascii: "\"")), rest.count),
               case let end = start + (UnsafeRawPointer(quote) - first),
-              memchr(first, Int32(UInt8(ascii: "\\")), end - start) == nil else {
-            throw invalid("expected a string without escapes")
-        }
-        position = end + 1
-        return try body(UnsafeBufferPointer(rebasing: bytes[start..<end]))
+              memchr(first, Int32(UInt8(ascii: "\\")), end - start) == nil else { return nil }
+        return end
     }
 
     public mutating func readBool() throws -> Bool {
@@ -353,83 +359,124 @@ public struct JSONReader {
         return value
     }
 
-    /// An edge written plainly, `[i, j]` with two integers in 0...Int32.max (whitespace allowed),
-    /// read in one pass; for anything else nil, with nothing consumed, so that the general path
-    /// reads it or refuses it with its usual error. A graph has about as many edges as nodes, and
-    /// the general path costs a closure, a field path and a scanned number per index.
-    mutating func readPlainEdge() -> Graph.Edge? {
-        var at = position
-        func skipWhitespace() { while at < bytes.count, Self.isWhitespace(bytes[at]) { at += 1 } }
-        func expect(_ byte: UInt8) -> Bool {
-            skipWhitespace()
-            guard at < bytes.count, bytes[at] == byte else { return false }
-            at += 1
-            return true
-        }
-        func index() -> Int? {
-            skipWhitespace()
-            let first = at
-            var value = 0
-            while at < bytes.count, case let digit = bytes[at] &- UInt8(ascii: "0"), digit < 10, at - first < 10 {
-                value = value * 10 + Int(digit)
-                at += 1
-            }
-            // No leading zero, at most 10 digits and within Int32, and not the start of a fraction or exponent.
-            guard at > first, at - first == 1 || bytes[first] != UInt8(ascii: "0"), value <= Int(Int32.max),
-                  at < bytes.count, bytes[at] != UInt8(ascii: "."), bytes[at] | 0x20 != UInt8(ascii: "e"),
-                  bytes[at] &- UInt8(ascii: "0") >= 10 else { return nil }
-            return value
-        }
-        guard expect(UInt8(ascii: "[")), let a = index(), expect(UInt8(ascii: ",")), let b = index(), expect(UInt8(ascii: "]")) else { return nil }
-        position = at
-        return Graph.Edge(a, b)
+    // MARK: Plain shortcuts
+    //
+    // What gradctl and JSONWriter write (edges, vector samples, compact tensors) is read in one
+    // pass with no closure, key match or field path per value. Each shortcut gives nil for any
+    // other spelling, with nothing consumed, so that the general path reads it or refuses it with
+    // its usual error.
+
+    /// Skips whitespace, then consumes `byte` if it comes next.
+    private mutating func plainByte(_ byte: UInt8) -> Bool {
+        skipWhitespace()
+        guard position < bytes.count, bytes[position] == byte else { return false }
+        position += 1
+        return true
     }
 
-    /// A vector sample written plainly, `{"x": [numbers], "t": number}` with its two keys in that
-    /// order (as `JSONWriter.sample` writes it), read in one pass; for anything else nil, with
-    /// nothing consumed, so that the general path reads it or refuses it with its usual error.
-    /// The general path costs a closure, a key match and a field path per key and an array per
-    /// target; a batch of small samples spends most of its decoding there.
-    mutating func readPlainVectorSample() -> Sample? {
-        let start = position
-        // The sample's object and its array, as `enter()` would count them.
-        guard depth + 2 <= Self.maxDepth else { return nil }
-        func expect(_ byte: UInt8) -> Bool {
-            skipWhitespace()
-            guard position < bytes.count, bytes[position] == byte else { return false }
+    /// Skips whitespace, then consumes `"key":` if it comes next, the key written without escapes.
+    private mutating func plainKey(_ key: StaticString) -> Bool {
+        plainString(key) && plainByte(UInt8(ascii: ":"))
+    }
+
+    /// An integer in 0...`limit` (at most Int32.max) written as plain digits: no sign, no leading
+    /// zero, and no fraction or exponent after it.
+    private mutating func plainInt(upTo limit: Int) -> Int? {
+        skipWhitespace()
+        let first = position
+        var value = 0
+        while position < bytes.count, case let digit = bytes[position] &- UInt8(ascii: "0"), digit < 10, position - first < 10 {
+            value = value * 10 + Int(digit)
             position += 1
-            return true
         }
-        // `"x":` or `"t":`, the key with nothing inside its quotes but its letter.
-        func key(_ name: UInt8) -> Bool {
-            skipWhitespace()
-            guard position + 3 <= bytes.count, bytes[position] == UInt8(ascii: "\""), bytes[position + 1] == name,
-                  bytes[position + 2] == UInt8(ascii: "\"") else { return false }
-            position += 3
-            return expect(UInt8(ascii: ":"))
-        }
-        func number() -> Float? {
-            skipWhitespace()
-            guard position < bytes.count, Self.startsNumber(bytes[position]), let token = try? scanNumber() else { return nil }
-            return Self.parseFloat(bytes, token)
-        }
-        var x: [Float] = []
-        var target: Float?
-        if expect(UInt8(ascii: "{")), key(UInt8(ascii: "x")), expect(UInt8(ascii: "[")) {
-            while let value = number() {
-                x.append(value)
-                if expect(UInt8(ascii: ",")) { continue }
-                if expect(UInt8(ascii: "]")), expect(UInt8(ascii: ",")), key(UInt8(ascii: "t")), let t = number(), expect(UInt8(ascii: "}")) {
-                    target = t
-                }
-                break
-            }
-        }
-        guard let target else {
+        guard position > first, position - first == 1 || bytes[first] != UInt8(ascii: "0"), value <= limit,
+              position < bytes.count, bytes[position] != UInt8(ascii: "."), bytes[position] | 0x20 != UInt8(ascii: "e"),
+              bytes[position] &- UInt8(ascii: "0") >= 10 else { return nil }
+        return value
+    }
+
+    /// A number in Float32's range.
+    private mutating func plainFloat() -> Float? {
+        skipWhitespace()
+        guard position < bytes.count, Self.startsNumber(bytes[position]), let token = try? scanNumber() else { return nil }
+        return Self.parseFloat(bytes, token)
+    }
+
+    /// Runs `read` from the current position; where it gives nil, goes back there.
+    private mutating func plain<T>(_ read: (inout JSONReader) -> T?) -> T? {
+        let start = position
+        guard let value = read(&self) else {
             position = start
             return nil
         }
-        return Sample(.vector(x), target: .number(target))
+        return value
+    }
+
+    /// An edge, `[i, j]` with two integers in 0...Int32.max. A graph has about as many edges as nodes.
+    mutating func readPlainEdge() -> Graph.Edge? {
+        plain { reader in
+            guard reader.plainByte(UInt8(ascii: "[")), let a = reader.plainInt(upTo: Int(Int32.max)), reader.plainByte(UInt8(ascii: ",")),
+                  let b = reader.plainInt(upTo: Int(Int32.max)), reader.plainByte(UInt8(ascii: "]")) else { return nil }
+            return Graph.Edge(a, b)
+        }
+    }
+
+    /// A vector sample, `{"x": [numbers], "t": number}` with its two keys in that order: a batch of
+    /// small samples spent most of its decoding on the general path's work per key.
+    mutating func readPlainVectorSample() -> Sample? {
+        // The sample's object and its array, as `enter()` would count them.
+        guard depth + 2 <= Self.maxDepth else { return nil }
+        return plain { reader in
+            guard reader.plainByte(UInt8(ascii: "{")), reader.plainKey("x"), reader.plainByte(UInt8(ascii: "[")) else { return nil }
+            var x: [Float] = []
+            while let value = reader.plainFloat() {
+                x.append(value)
+                if reader.plainByte(UInt8(ascii: ",")) { continue }
+                guard reader.plainByte(UInt8(ascii: "]")), reader.plainByte(UInt8(ascii: ",")), reader.plainKey("t"),
+                      let t = reader.plainFloat(), reader.plainByte(UInt8(ascii: "}")) else { return nil }
+                return Sample(.vector(x), target: .number(t))
+            }
+            return nil
+        }
+    }
+
+    /// A tensor in the compact form, `{"shape": [sizes], "dtype": "float32", "b64": "..."}` with its
+    /// keys in that order and at least one dimension: a graph sample's nodes, a step's mean, an
+    /// answer's gradients.
+    mutating func readPlainCompactTensor() -> Tensor? {
+        // The tensor's object and its shape's array, as `enter()` would count them.
+        guard depth + 2 <= Self.maxDepth else { return nil }
+        return plain { reader in
+            guard reader.plainByte(UInt8(ascii: "{")), reader.plainKey("shape"), reader.plainByte(UInt8(ascii: "[")) else { return nil }
+            var shape: [Int] = []
+            repeat {
+                guard shape.count < 8, let size = reader.plainInt(upTo: maxTensorElements) else { return nil }
+                shape.append(size)
+            } while reader.plainByte(UInt8(ascii: ","))
+            guard reader.plainByte(UInt8(ascii: "]")), let count = Tensor.elementCount(of: shape), count <= maxTensorElements,
+                  reader.plainByte(UInt8(ascii: ",")), reader.plainKey("dtype"), reader.plainString("float32"), reader.plainByte(UInt8(ascii: ",")), reader.plainKey("b64"),
+                  let data = reader.plainBase64Floats(), data.count == count, reader.plainByte(UInt8(ascii: "}")) else { return nil }
+            return try? Tensor(shape: shape, data: data)
+        }
+    }
+
+    /// Skips whitespace, then consumes the string `"text"` if it comes next, written without escapes.
+    private mutating func plainString(_ text: StaticString) -> Bool {
+        skipWhitespace()
+        let count = text.utf8CodeUnitCount
+        guard position + count + 2 <= bytes.count, bytes[position] == UInt8(ascii: "\""), bytes[position + count + 1] == UInt8(ascii: "\""),
+              memcmp(bytes.baseAddress! + position + 1, text.utf8Start, count) == 0 else { return false }
+        position += count + 2
+        return true
+    }
+
+    /// A string without escapes holding base64 of little-endian Float32 values.
+    private mutating func plainBase64Floats() -> [Float]? {
+        skipWhitespace()
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "\""), let end = unescapedStringEnd(),
+              let values = Self.decodeFloat32Base64(UnsafeBufferPointer(rebasing: bytes[(position + 1)..<end])) else { return nil }
+        position = end + 1
+        return values
     }
 
     // MARK: Lexing

@@ -9,6 +9,7 @@ extension JSONReader {
     /// Reads `{"shape": [...], "data": [...]}` (optionally with `"datatype": "FP32"`), or the
     /// compact `{"shape": [...], "dtype": "float32", "b64": "..."}`.
     public mutating func readTensor() throws -> Tensor {
+        if let tensor = readPlainCompactTensor() { return tensor }
         var shape: [Int]?
         var data: [Float]?
         var datatype: String?

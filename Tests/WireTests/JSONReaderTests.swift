@@ -321,6 +321,55 @@ import Testing
         #expect(throws: WireError.invalidField(path: "x[1]", message: "expected a number, got an array")) { try read(#"{"x": [1, []], "t": 1}"#) }
     }
 
+    /// Compact tensors as JSONWriter writes them take a shortcut; any other spelling goes the
+    /// general way, to the same tensor or the same error as before.
+    @Test func compactTensorsReadTheSameWhateverTheirSpelling() throws {
+        // The shortcut's tensor, if it took it; else what the general path makes of the same reader.
+        func read(_ json: String) throws -> (plain: Tensor?, general: Tensor?) {
+            try JSONReader.read(Array(json.utf8)) { reader in
+                if let tensor = reader.readPlainCompactTensor() { return (tensor, nil) }
+                return (nil, try reader.readTensor())
+            }
+        }
+        var generator = SeededGenerator(seed: 13)
+        for shape in [[1], [3], [2, 3], [1, 1, 5], [2, 1, 1, 1, 1, 1, 1, 2]] {
+            let count = shape.reduce(1, *)
+            let values = (0..<count).map { _ in Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &generator)) }
+            var writer = JSONWriter()
+            writer.tensor(shape: shape, values: values, format: .b64)
+            let json = String(decoding: writer.bytes, as: UTF8.self)
+            let tensor = try #require(try read(json).plain, "\(json)")
+            #expect(tensor.shape == shape)
+            #expect(tensor.data.map(\.bitPattern) == values.map(\.bitPattern))  // NaNs among them
+        }
+        #expect(try read(#" { "shape" : [ 2 ] , "dtype" : "float32" , "b64" : "AACAPwAAAEA=" } "#).plain == Tensor(shape: [2], data: [1, 2]))
+        // Other spellings: not taken, and read (or refused) as before.
+        let others: [(String, Tensor?)] = [
+            (#"{"dtype": "float32", "shape": [2], "b64": "AACAPwAAAEA="}"#, try Tensor(shape: [2], data: [1, 2])),
+            (#"{"shape": [2], "data": [1, 2]}"#, try Tensor(shape: [2], data: [1, 2])),
+            (#"{"shape": [2], "dtype": "float32", "b64": "AACAPwAAAEA=", "note": 1}"#, try Tensor(shape: [2], data: [1, 2])),
+            (#"{"shape": [2], "dtype": "float32", "b64": "AACAPwAAAEA\u003d"}"#, nil),
+            (#"{"shape": [], "dtype": "float32", "b64": "AACAPw=="}"#, try Tensor(shape: [], data: [1])),
+            (#"{"shape": [1, 1, 1, 1, 1, 1, 1, 1, 1], "dtype": "float32", "b64": "AACAPw=="}"#, nil),
+            (#"{"shape": [02], "dtype": "float32", "b64": "AACAPwAAAEA="}"#, nil),
+            (#"{"shape": [2.0], "dtype": "float32", "b64": "AACAPwAAAEA="}"#, nil),
+            (#"{"shape": [3], "dtype": "float32", "b64": "AACAPwAAAEA="}"#, nil),
+            (#"{"shape": [2], "dtype": "float64", "b64": "AACAPwAAAEA="}"#, nil),
+            (#"{"shape": [2], "dtype": "float32", "b64": "AACAPwAAAE"}"#, nil),
+            (#"{"shape": [2], "dtype": "float32", "b64": "AACAPwAAAEA=""#, nil),
+            (#"{"shape": [268435457], "dtype": "float32", "b64": ""}"#, nil),
+        ]
+        for (json, expected) in others {
+            if let expected {
+                let (plain, general) = try read(json)
+                #expect(plain == nil && general == expected, "\(json)")
+            } else {
+                // Thrown by the general path: the shortcut made no tensor of it.
+                #expect(throws: (any Error).self, "\(json)") { try read(json) }
+            }
+        }
+    }
+
     /// Plain edges take a shortcut; every other spelling goes the general way, to the same edge
     /// or the same error as before.
     @Test func edgesReadTheSameWhateverTheirSpelling() throws {
