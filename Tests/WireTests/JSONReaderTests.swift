@@ -264,18 +264,37 @@ import Testing
         }
     }
 
+    /// What `shortcut` makes of `json`, if it takes it; else what `general` makes of the same reader,
+    /// which must still stand at the value's start.
+    func readBothWays<T>(_ json: String, _ shortcut: (inout JSONReader) -> T?,
+                         _ general: (inout JSONReader) throws -> T) throws -> (plain: T?, general: T?) {
+        try JSONReader.read(Array(json.utf8)) { reader in
+            if let value = shortcut(&reader) { return (value, nil) }
+            return (nil, try general(&reader))
+        }
+    }
+
+    /// Spellings a shortcut must leave to the general path: each reads there as expected, or is
+    /// refused there (nil), as before the shortcut.
+    func expectGeneralPath<T: Equatable>(_ cases: [(String, T?)], _ shortcut: (inout JSONReader) -> T?,
+                                         _ general: (inout JSONReader) throws -> T) {
+        for (json, expected) in cases {
+            if let expected {
+                let read = try? readBothWays(json, shortcut, general)
+                #expect(read?.plain == nil && read?.general == expected, "\(json)")
+            } else {
+                // Thrown by the general path: the shortcut made nothing of it.
+                #expect(throws: (any Error).self, "\(json)") { try readBothWays(json, shortcut, general) }
+            }
+        }
+    }
+
     /// Plain vector samples (`{"x": [...], "t": n}`) take a shortcut; any other spelling goes the
     /// general way, to the same sample or the same error as before.
     @Test func vectorSamplesReadTheSameWhateverTheirSpelling() throws {
-        // The shortcut's sample, if it took it; else what the general path makes of the same reader
-        // (which must still stand at the sample's start).
-        func read(_ json: String) throws -> (plain: Sample?, general: Sample?) {
-            try JSONReader.read(Array(json.utf8)) { reader in
-                if let sample = reader.readPlainVectorSample() { return (sample, nil) }
-                return (nil, try reader.readSample(requireTarget: true))
-            }
+        func plain(_ json: String) throws -> Sample? {
+            try readBothWays(json, { $0.readPlainVectorSample() }, { try $0.readSample(requireTarget: true) }).plain
         }
-        func plain(_ json: String) throws -> Sample? { try read(json).plain }
         // What the writer writes, for random values of every magnitude, reads as the same bits.
         var generator = SeededGenerator(seed: 11)
         for count in [1, 2, 3, 7, 40] {
@@ -306,15 +325,7 @@ import Testing
             (#"{"x": [1], "t": -}"#, nil),
             (#"{"x": [1], "t": 1"#, nil),
         ]
-        for (json, expected) in others {
-            if let expected {
-                let (plain, general) = try read(json)
-                #expect(plain == nil && general == expected, "\(json)")
-            } else {
-                // Thrown by the general path: the shortcut made no sample of it.
-                #expect(throws: (any Error).self, "\(json)") { try read(json) }
-            }
-        }
+        expectGeneralPath(others, { $0.readPlainVectorSample() }, { try $0.readSample(requireTarget: true) })
         // Errors still name the field.
         #expect(throws: WireError.invalidField(path: "t", message: "1e400 is out of Float32 range")) { try read(#"{"x": [1], "t": 1e400}"#) }
         #expect(throws: WireError.invalidField(path: "x[0]", message: "1e400 is out of Float32 range")) { try read(#"{"x": [1e400], "t": 1}"#) }
@@ -324,13 +335,7 @@ import Testing
     /// Compact tensors as JSONWriter writes them take a shortcut; any other spelling goes the
     /// general way, to the same tensor or the same error as before.
     @Test func compactTensorsReadTheSameWhateverTheirSpelling() throws {
-        // The shortcut's tensor, if it took it; else what the general path makes of the same reader.
-        func read(_ json: String) throws -> (plain: Tensor?, general: Tensor?) {
-            try JSONReader.read(Array(json.utf8)) { reader in
-                if let tensor = reader.readPlainCompactTensor() { return (tensor, nil) }
-                return (nil, try reader.readTensor())
-            }
-        }
+        func plain(_ json: String) throws -> Tensor? { try readBothWays(json, { $0.readPlainCompactTensor() }, { try $0.readTensor() }).plain }
         var generator = SeededGenerator(seed: 13)
         for shape in [[1], [3], [2, 3], [1, 1, 5], [2, 1, 1, 1, 1, 1, 1, 2]] {
             let count = shape.reduce(1, *)
@@ -338,11 +343,11 @@ import Testing
             var writer = JSONWriter()
             writer.tensor(shape: shape, values: values, format: .b64)
             let json = String(decoding: writer.bytes, as: UTF8.self)
-            let tensor = try #require(try read(json).plain, "\(json)")
+            let tensor = try #require(try plain(json), "\(json)")
             #expect(tensor.shape == shape)
             #expect(tensor.data.map(\.bitPattern) == values.map(\.bitPattern))  // NaNs among them
         }
-        #expect(try read(#" { "shape" : [ 2 ] , "dtype" : "float32" , "b64" : "AACAPwAAAEA=" } "#).plain == Tensor(shape: [2], data: [1, 2]))
+        #expect(try plain(#" { "shape" : [ 2 ] , "dtype" : "float32" , "b64" : "AACAPwAAAEA=" } "#) == Tensor(shape: [2], data: [1, 2]))
         // Other spellings: not taken, and read (or refused) as before.
         let others: [(String, Tensor?)] = [
             (#"{"dtype": "float32", "shape": [2], "b64": "AACAPwAAAEA="}"#, try Tensor(shape: [2], data: [1, 2])),
@@ -359,15 +364,7 @@ import Testing
             (#"{"shape": [2], "dtype": "float32", "b64": "AACAPwAAAEA=""#, nil),
             (#"{"shape": [268435457], "dtype": "float32", "b64": ""}"#, nil),
         ]
-        for (json, expected) in others {
-            if let expected {
-                let (plain, general) = try read(json)
-                #expect(plain == nil && general == expected, "\(json)")
-            } else {
-                // Thrown by the general path: the shortcut made no tensor of it.
-                #expect(throws: (any Error).self, "\(json)") { try read(json) }
-            }
-        }
+        expectGeneralPath(others, { $0.readPlainCompactTensor() }, { try $0.readTensor() })
     }
 
     /// Plain edges take a shortcut; every other spelling goes the general way, to the same edge
