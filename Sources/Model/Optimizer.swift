@@ -85,7 +85,9 @@ public struct GradientUpdate: Sendable {
         guard !tensors.isEmpty else {
             throw .unknownParameter("gradients: expected at least one of \(layout.names.joined(separator: ", ")), got none")
         }
-        for name in tensors.keys.sorted() where layout.index(of: name) == nil {
+        // The names are sorted only to name the first unknown one, so only when there is one (not on every step).
+        if tensors.keys.contains(where: { layout.index(of: $0) == nil }) {
+            let name = tensors.keys.sorted().first { layout.index(of: $0) == nil }!
             throw .unknownParameter("\(name): not a parameter of this model (expected one of \(layout.names.joined(separator: ", ")))")
         }
         var entries: [(ParameterLayout.Entry, [Float])] = []

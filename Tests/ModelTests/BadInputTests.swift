@@ -31,6 +31,11 @@ import Testing
         #expect(throws: ModelError.self) {
             try GradientUpdate(layout: mlp.layout, tensors: ["W9": Tensor(zeros: [1])])
         }
+        // With several unknown names among known ones, the error names the first in sorted order.
+        let names = mlp.layout.names.joined(separator: ", ")
+        #expect(throws: ModelError.unknownParameter("A9: not a parameter of this model (expected one of \(names))")) {
+            try GradientUpdate(layout: mlp.layout, tensors: ["Z9": Tensor(zeros: [1]), "b1": Tensor(zeros: [4]), "A9": Tensor(zeros: [1]), "M9": Tensor(zeros: [1])])
+        }
         #expect(throws: ModelError.nonFinite("b1: value nan at flat index 2 is not finite")) {
             try GradientUpdate(layout: mlp.layout, tensors: ["b1": Tensor(shape: [4], data: [0, 0, .nan, 0])])
         }
