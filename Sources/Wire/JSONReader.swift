@@ -422,7 +422,7 @@ public struct JSONReader {
     }
 
     /// A vector sample, `{"x": [numbers], "t": number}` with its two keys in that order: a batch of
-    /// small samples spent most of its decoding on the general path's work per key.
+    /// small samples paid the general path's work per key, and an array per target, on every sample.
     mutating func readPlainVectorSample() -> Sample? {
         // The sample's object and its array, as `enter()` would count them.
         guard depth + 2 <= Self.maxDepth else { return nil }
