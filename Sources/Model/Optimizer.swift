@@ -85,9 +85,8 @@ public struct GradientUpdate: Sendable {
         guard !tensors.isEmpty else {
             throw .unknownParameter("gradients: expected at least one of \(layout.names.joined(separator: ", ")), got none")
         }
-        // The names are sorted only to name the first unknown one, so only when there is one (not on every step).
-        if tensors.keys.contains(where: { layout.index(of: $0) == nil }) {
-            let name = tensors.keys.sorted().first { layout.index(of: $0) == nil }!
+        // The first unknown name in sorted order, found without sorting every step's names.
+        if let name = tensors.keys.lazy.filter({ layout.index(of: $0) == nil }).min() {
             throw .unknownParameter("\(name): not a parameter of this model (expected one of \(layout.names.joined(separator: ", ")))")
         }
         var entries: [(ParameterLayout.Entry, [Float])] = []
