@@ -28,6 +28,8 @@ final class Connection {
     private var inputStart = 0
     private var output: [UInt8] = []
     private var outputStart = 0
+    /// The last answer was `HTTPResponse.isSequenced`.
+    private(set) var isSequenced = false
     /// Requests may wait in `input` because the output reached its high-water mark.
     private var heldBack = false
     /// Once set, no further request is read; the connection closes when the output is written.
@@ -201,6 +203,7 @@ final class Connection {
 
     /// Queues the answer to `head`.
     private func finish(_ head: HTTPRequestHead, with response: HTTPResponse, context: LoopContext) {
+        isSequenced = response.isSequenced
         respond(response, keepAlive: head.keepAlive && !context.isShuttingDown, context: context,
                 includeBody: head.method != "HEAD")
     }

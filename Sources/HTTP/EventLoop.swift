@@ -18,6 +18,9 @@ final class EventLoop: @unchecked Sendable {
     private let busyPoll: Duration
     /// Shared by the server's loops: one of them at a time may poll.
     private let pollSlot: BusyPollSlot
+    /// The server's first loop, where sequenced connections go (`HTTPResponse.isSequenced`); nil
+    /// on that loop itself. Set before the loops run.
+    var first: EventLoop?
     /// Connections by file descriptor.
     private var connections: [Int32: Connection] = [:]
     private var nextGeneration: UInt64 = 0
@@ -27,9 +30,8 @@ final class EventLoop: @unchecked Sendable {
     /// Answers that worker threads computed, and deferred answers (`HTTPResumer`), by connection
     /// token, waiting for this loop.
     private let finished = Locked<[Answer]>([])
-    /// With how long a worker took to make it (nil for a deferred answer), and for a deferred
-    /// answer the loop whose thread made it, if any.
-    private typealias Answer = (token: UInt64, response: HTTPResponse, handlingTime: Int64?, madeBy: EventLoop?)
+    /// With how long a worker took to make it (nil for a deferred answer).
+    private typealias Answer = (token: UInt64, response: HTTPResponse, handlingTime: Int64?)
     /// Connections another loop handed over (`adopt`), waiting for this loop.
     private let adopted = Locked<[Connection]>([])
     /// For deferred requests, by connection token: what to do if the connection closes before the answer.
@@ -56,7 +58,7 @@ final class EventLoop: @unchecked Sendable {
                     let response = handler.handle(request)
                     guard !response.isDeferred else { return }
                     let elapsed = BusyPoll.now() - started
-                    finished.withLock { $0.append((token, response, elapsed, nil)) }
+                    finished.withLock { $0.append((token, response, elapsed)) }
                     epoll.wake()
                 }
             }
@@ -64,22 +66,11 @@ final class EventLoop: @unchecked Sendable {
         let abandoned = abandoned
         let answer: @Sendable (UInt64, HTTPResponse) -> Void = { token, response in
             abandoned.withLock { _ = $0.removeValue(forKey: token) }
-            finished.withLock { $0.append((token, response, nil, EventLoop.current)) }
+            finished.withLock { $0.append((token, response, nil)) }
             epoll.wake()
         }
         let abandon: @Sendable (UInt64, @escaping @Sendable () -> Void) -> Void = { token, body in abandoned.withLock { $0[token] = body } }
         context.resumer = { HTTPResumer(token: $0, sink: answer, abandon: abandon) }
-    }
-
-    /// The loop whose thread is running, if any.
-    private static let currentKey: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
-
-    private static var current: EventLoop? {
-        pthread_getspecific(currentKey).map { Unmanaged<EventLoop>.fromOpaque($0).takeUnretainedValue() }
     }
 
     /// Takes over `connection` from another loop, which no longer touches it; safe from any thread.
@@ -96,8 +87,6 @@ final class EventLoop: @unchecked Sendable {
 
     /// Runs until stopped and every connection has finished or the grace period ran out.
     func run() {
-        pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
-        defer { pthread_setspecific(Self.currentKey, nil) }
         var stopDeadline: Int64?
         // A client that got an answer often sends its next request within microseconds: the loop
         // looks for it without sleeping for a while, and saves a wake-up (`Configuration.busyPoll`).
@@ -158,15 +147,7 @@ final class EventLoop: @unchecked Sendable {
                 guard let connection = connections[fd], connection.token == answer.token else { continue }
                 connection.complete(with: answer.response, handlingTime: answer.handlingTime, handler: handler, context: context)
                 update(connection)
-                // Another loop's thread made this deferred answer: that loop is where this
-                // connection's requests get their turn (the steps of a pipelined trainer, which land
-                // one after another on one thread). Once idle, the connection moves there, so that
-                // its next answers need no wake-up of another thread.
-                if let maker = answer.madeBy, maker !== self, connection.isIdle, !connection.isClosed, !context.isShuttingDown {
-                    epoll.remove(connection.fd)
-                    connections[connection.fd] = nil
-                    maker.adopt(connection)
-                }
+                moveIfSequenced(connection)
             }
         case Self.listenerToken:
             acceptPending()
@@ -188,7 +169,19 @@ final class EventLoop: @unchecked Sendable {
             // nothing more): the connection closes, and `update` tells the handler (`onAbandon`).
             if connection.inputClosed, connection.isHandling, abandoned.withLock({ $0[connection.token] != nil }) { connection.close() }
             update(connection)
+            moveIfSequenced(connection)
         }
+    }
+
+    /// Hands a sequenced connection (`HTTPResponse.isSequenced`) to the first loop once it is idle,
+    /// so nothing in flight moves with it. Before, a pipelined trainer's connections, spread over
+    /// the loops by the kernel, met on one loop only by chance, after hundreds of steps, each step
+    /// on the other loop costing a thread wake-up.
+    private func moveIfSequenced(_ connection: Connection) {
+        guard let first, connection.isSequenced, connection.isIdle, !connection.isClosed, !context.isShuttingDown else { return }
+        epoll.remove(connection.fd)
+        connections[connection.fd] = nil
+        first.adopt(connection)
     }
 
     /// A connection handed over by another loop: watched from now on, unless this loop is stopping.

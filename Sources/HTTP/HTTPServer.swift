@@ -38,6 +38,7 @@ public final class HTTPServer: Sendable {
             loops = try listeners.map {
                 try EventLoop(listener: $0, handler: handler, workers: workers, pollSlot: pollSlot, configuration: configuration, logger: logger)
             }
+            for loop in loops.dropFirst() { loop.first = loops[0] }
         } catch {
             listeners.forEach { close($0) }
             workers.stop()

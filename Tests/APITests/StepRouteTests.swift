@@ -28,6 +28,7 @@ import Locking
         writer.stepRequest(gradients: gradient, version: 0, parts: parts, reduce: reduce, format: .b64, perSampleClipNorm: nil, results: results)
         let step = stepped("POST", "/step", String(decoding: writer.bytes, as: UTF8.self))
         #expect(step.status == .ok, "\(step.text.prefix(300))")
+        #expect(!step.isSequenced, "a synchronous step's parts may be served on several loops at once")
         let answer = try step.decode { try StepResponse(reading: &$0, layout: mlp.layout) }
 
         let applied = twice("POST", "/apply", json { TensorsRequest(tensors: gradient.namedTensors, version: 0).encode(to: &$0, field: "gradients") })
@@ -81,6 +82,7 @@ import Locking
             let expected = inOrder("POST", "/step", body(step))
             #expect(landed["\(step)"]?.status == .ok, "\(landed["\(step)"]?.text.prefix(200) ?? "no answer")")
             #expect(landed["\(step)"]?.text == expected.text, "step \(step): the same state and gradients as in order")
+            #expect(landed["\(step)"]?.isSequenced == true, "step \(step): a pipelined step's connection joins the others on one loop")
         }
         #expect(parked("GET", "/checkpoint").text == inOrder("GET", "/checkpoint").text)
 

@@ -65,6 +65,9 @@ struct StepEndpoint: Endpoint {
         for part in body.parts { try work.answer(part, at: snapshot, in: api, to: &writer) }
         writer.arrayEnd()
         writer.objectEnd()
-        return writer.response
+        var response = writer.response
+        // A pipelined trainer's steps (`if_version`) land one after another: served on one loop.
+        response.isSequenced = body.ifVersion != nil
+        return response
     }
 }
