@@ -107,23 +107,27 @@ def main(path):
           f"That is what `--busy-poll` (gradserve and gradctl, 200 µs by default) saves on every request whose answer or next request comes within the window; "
           f"at -c1 it puts /health ahead of nginx, which sleeps.")
 
-    w("\n## 4. End-to-end training: 20,000 synthetic samples at 3,3,3, one epoch\n")
+    w("\n## 4. End-to-end training: 20,000 synthetic samples at 3,3,3, three epochs\n")
     w("Remote: `gradctl train` against real servers on loopback (each batch split into `parallel` parts, "
       "averaged on the client; default: partial sums, the compact form and one /step per server and step; two-round-trips: "
       "/apply then /gradients; per-sample: the defaults before, every sample's gradient as JSON numbers and two round trips; "
       "staleness K: `--max-staleness K`, up to K + 1 pipelined /step requests in flight, each computing the batch K + 1 after its own; "
-      "(a connection whose parked step another event loop's thread answered moves to that loop, so the pipeline's connections gather on the loop that lands the steps); "
+      "(a pipelined step's connection moves to the server's first event loop, so that the pipeline's connections gather on one thread, which lands the steps in turn); "
       "staleness K/1-loop: the same against a server with one event loop (`--threads 1`); "
       "no-busy-poll: the defaults with `--busy-poll 0` on both sides, so that each waiting thread sleeps). In-process: the same loop in Swift with no HTTP (`gradbench inprocess`), at the same batch size. "
-      "The rows ran in five interleaved rounds (every row once per round, so that the shared machine's drift reaches them alike); each is the median of its five runs, and an in-process run is itself the median of 21 epochs (an epoch takes about 10 ms).\n")
+      "The rows ran in five interleaved rounds (every row once per round, so that the shared machine's drift reaches them alike); each is the median of its five runs. "
+      "A remote run trains three epochs and gives its median epoch's rate, as an in-process run gives the median of its 21 epochs (an in-process epoch takes a few ms); "
+      "the last column is the remote run's first epoch, which also carries the connections' setup and the first requests' costs.\n")
     inproc = {r["batch"]: r["samples_per_s"] for r in by("inprocess")}
-    w("| loop | batch | samples/s | of in-process at that batch |")
-    w("|---|---:|---:|---:|")
+    w("| loop | batch | samples/s | of in-process at that batch | first epoch: samples/s, of in-process |")
+    w("|---|---:|---:|---:|---:|")
     for batch, rate in sorted(inproc.items()):
-        w(f"| in-process Swift, no HTTP | {batch} | {f(rate)} | 100% |")
+        w(f"| in-process Swift, no HTTP | {batch} | {f(rate)} | 100% | |")
     for r in by("train"):
         base = inproc.get(r["batch"], float("nan"))
-        w(f"| gradctl train, {r['servers']} server(s), {r['mode']}, parallel {r['parallel']} | {r['batch']} | {f(r['samples_per_s'])} | {r['samples_per_s'] / base:.1%} |")
+        first = r.get("first_epoch_samples_per_s")
+        w(f"| gradctl train, {r['servers']} server(s), {r['mode']}, parallel {r['parallel']} | {r['batch']} | {f(r['samples_per_s'])} | {r['samples_per_s'] / base:.1%} | "
+          + (f"{f(first)}, {first / base:.1%} |" if first else "|"))
     default = next((r for r in by("train") if r["servers"] == 1 and r["batch"] == 32 and r["parallel"] == 1 and r["mode"] == "default"), None)
     for r in by("step"):
         w(f"\nWhat one synchronous step at {r['layers']}, batch {r['batch']} costs each side in CPU without sockets (`gradbench step`, "

@@ -107,7 +107,8 @@ rows=(
     "1 32 1 staleness-4 $one" "2 32 2 staleness-4 $one $two" "1 32 1 staleness-4/1-loop $single"
     "1 512 2 default $one" "2 512 2 default $one $two"
 )
-train_once() {  # servers batch parallel mode, then the server URLs; prints samples/s
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+train_once() {  # servers batch parallel mode, then the server URLs; prints two samples/s: the median epoch's, the first's
     local batch=$2 parallel=$3 mode=$4 flag="" servers=()
     shift 4
     for server in "$@"; do servers+=(--server "$server"); done
@@ -118,19 +119,24 @@ train_once() {  # servers batch parallel mode, then the server URLs; prints samp
         staleness-*) flag="--max-staleness $(echo "$mode" | tr -dc '0-9/' | cut -d/ -f1)" ;;
         no-busy-poll) flag="--busy-poll 0" ;;  # against a server started with --busy-poll 0 too
     esac
-    "$bin/gradctl" train "${servers[@]}" --synthetic 20000 --batch "$batch" --epochs 1 --parallel "$parallel" $flag | samples_per_s
+    # Three epochs: the median epoch's rate (as the in-process figure, a median epoch), then the first's,
+    # which also carries the connections' setup and the pipeline's first fill.
+    local rates
+    rates=$("$bin/gradctl" train "${servers[@]}" --synthetic 20000 --batch "$batch" --epochs 3 --parallel "$parallel" $flag | samples_per_s)
+    echo "$(echo "$rates" | median) $(echo "$rates" | head -1)"
 }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # Five rounds, each running every row and the in-process loop once, so that the machine's drift
 # (one run of a second moves by a third here) reaches every row alike; each row is its median.
-declare -A runs
+declare -A runs firsts
 for round in 1 2 3 4 5; do
     for batch in 32 512; do
         runs[inprocess-$batch]+=" $("$bin/gradbench" inprocess --layers 3,3,3 --synthetic 20000 --batch "$batch" --epochs 21 \
             | sed 's/.*"samples_per_s": \([0-9.]*\).*/\1/')"
     done
     for index in "${!rows[@]}"; do
-        runs[$index]+=" $(train_once ${rows[$index]})"
+        read -r rate first < <(train_once ${rows[$index]})
+        runs[$index]+=" $rate"
+        firsts[$index]+=" $first"
     done
 done
 for batch in 32 512; do
@@ -138,7 +144,7 @@ for batch in 32 512; do
 done
 for index in "${!rows[@]}"; do
     set -- ${rows[$index]}
-    echo "{\"bench\": \"train\", \"servers\": $1, \"batch\": $2, \"parallel\": $3, \"mode\": \"$4\", \"samples_per_s\": $(echo "${runs[$index]}" | median)}" | record
+    echo "{\"bench\": \"train\", \"servers\": $1, \"batch\": $2, \"parallel\": $3, \"mode\": \"$4\", \"samples_per_s\": $(echo "${runs[$index]}" | median), \"first_epoch_samples_per_s\": $(echo "${firsts[$index]}" | median)}" | record
 done
 stop_server "$one_pid"; stop_server "$two_pid"; stop_server "$sleeper_pid"; stop_server "$single_pid"
 "$bin/gradbench" step --layers 3,3,3 --batch 32 | record
