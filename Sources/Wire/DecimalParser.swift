@@ -32,13 +32,15 @@ enum DecimalParser {
         guard mantissa < 1 << 53, (-22...22).contains(exponent) else { return nil }
         var value = Double(mantissa)
         value = exponent >= 0 ? value * powersOfTen[exponent] : value / powersOfTen[-exponent]
+        // Rounding `value` to Float drops the 29 low bits of its significand (a Float's normal
+        // range; subnormal results go to strtof). The point halfway between two Floats is where
+        // those bits are 2^28; the Float is right unless `value`, within half an ulp of the
+        // decimal, is within one ulp of that point: the dropped bits 2^28 - 1, 2^28 or 2^28 + 1.
+        guard value >= 0x1p-126 else { return nil }
+        let dropped = value.bitPattern & (1 << 29 - 1)
+        guard dropped &- (1 << 28 - 1) > 2 else { return nil }
         let rounded = Float(value)
-        guard rounded.isFinite, rounded != 0 else { return nil }
-        if Double(rounded) != value {
-            let neighbour = Double(value > Double(rounded) ? rounded.nextUp : rounded.nextDown)
-            let halfway = (Double(rounded) + neighbour) / 2
-            guard abs(value - halfway) > value.ulp else { return nil }
-        }
+        guard rounded.isFinite else { return nil }
         return negative ? -rounded : rounded
     }
 
