@@ -174,9 +174,9 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Hands a sequenced connection (`HTTPResponse.isSequenced`) to the first loop once it is idle,
-    /// so nothing in flight moves with it. Before, a pipelined trainer's connections, spread over
-    /// the loops by the kernel, met on one loop only by chance, after hundreds of steps, each step
-    /// on the other loop costing a thread wake-up.
+    /// so nothing in flight moves with it. (Following whichever loop answered a parked request
+    /// instead, a pipelined trainer's connections, spread over the loops by the kernel, moved both
+    /// ways and met on one loop only by chance.)
     private func moveIfSequenced(_ connection: Connection) {
         guard let first, connection.isSequenced, connection.isIdle, !connection.isClosed, !context.isShuttingDown else { return }
         epoll.remove(connection.fd)

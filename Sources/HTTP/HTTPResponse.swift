@@ -9,9 +9,8 @@ public struct HTTPResponse: Sendable {
     public private(set) var isDeferred = false
     /// The request is one of a series that must be handled one after another, in order, whoever
     /// sends them (a pipelined trainer's steps, on as many connections). The connection then moves
-    /// to the server's first event loop once idle, so that the series meets on one thread: there
-    /// its requests are handled in the order they come, and none waits on another thread's turn
-    /// or wakes another thread to be answered.
+    /// to the server's first event loop once idle, so that the series meets on one thread, which
+    /// takes its requests in turn without waking another thread to answer one.
     public var isSequenced = false
 
     public init(status: HTTPStatus = .ok, headers: [(name: String, value: String)] = [], body: [UInt8],

@@ -8,7 +8,8 @@ import Glibc
 /// power of ten within 10^±22 becomes an exact Double times (or over) an exact power of ten, one
 /// rounding; that Double is then rounded to Float, which is right unless the Double lies within
 /// one of its own ulps of a point halfway between two Floats. Those rare cases, results in
-/// Float's subnormal range, and every other number go to strtof. The digits are gathered by `JSONReader` while it scans the number.
+/// Float's subnormal range, and every other number go to strtof. The digits are gathered by
+/// `JSONReader` while it scans the number.
 enum DecimalParser {
     private static let powersOfTen: [Double] = (0...22).map { exponent in
         var value = 1.0

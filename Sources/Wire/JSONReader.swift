@@ -528,10 +528,11 @@ public struct JSONReader {
     /// The common number, `-?(0|[1-9][0-9]*)(.[0-9]+)?` with at most 19 digits and no exponent,
     /// read in one tight loop; nil, with nothing consumed, for any other token (then `scanNumber`
     /// reads it, to the same value or to its error). Decimal numbers were about a fifth of a small
-    /// `/step` handler's time (perf of `gradbench step --server-only` at 3,3,3). It gives `DecimalParser.fastFloat` the
-    /// same sign, digits and power of ten that `scanNumber` would (its exponent is minus the
-    /// fraction's digits, leading zeros included, as there), so the value is the same bits; where
-    /// the fast path cannot vouch for its rounding the token goes the general way, to strtof.
+    /// `/step` handler's time (perf of `gradbench step --server-only` at 3,3,3). It gives
+    /// `DecimalParser.fastFloat` the same sign, digits and power of ten that `scanNumber` would
+    /// (its exponent is minus the fraction's digits, leading zeros included, as there), so the
+    /// value is the same bits; where the fast path cannot vouch for its rounding the token goes
+    /// the general way, to strtof.
     @inline(__always)
     mutating func quickFloat() -> Float? {
         guard let base = bytes.baseAddress else { return nil }
