@@ -92,7 +92,9 @@ public struct GradClient: Sendable {
     /// The gradients come encoded beforehand, in `format`: a step's mean is written once for all servers.
     public func step(_ gradients: EncodedTensors?, baseVersion: Int?, ifVersion: Int? = nil, parts: [[EncodedSample]], reduce: Reduction,
                      format: TensorFormat, clipNorm: Float?, layout: ParameterLayout) async throws -> StepResponse {
-        var writer = JSONWriter()
+        // Sized once: the encoded mean and samples, their separators and the few other fields.
+        let size = (gradients?.bytes.count ?? 0) + parts.reduce(0) { $0 + $1.reduce(0) { $0 + $1.bytes.count + 1 } + 2 }
+        var writer = JSONWriter(capacity: size + 256)
         writer.stepRequest(gradients: gradients, version: baseVersion, ifVersion: ifVersion, parts: parts, reduce: reduce, format: format,
                            perSampleClipNorm: clipNorm, results: Self.resultsForm(reduce))
         return try await call("POST", "/step", body: writer.bytes, retry: false) { try StepResponse(reading: &$0, layout: layout) }

@@ -69,7 +69,7 @@ public struct JSONWriter {
     public mutating func base64String(_ raw: UnsafeRawBufferPointer) {
         separate()
         let length = Base64Codec.encodedLength(raw.count)
-        bytes.reserveCapacity(bytes.count + length + 2)
+        makeRoom(length + 2)
         bytes.append(UInt8(ascii: "\""))
         bytes.append(addingCapacity: length) { output in
             output.withUnsafeMutableBufferPointer { buffer, initialized in
@@ -137,11 +137,6 @@ public struct JSONWriter {
         return ShortestFloat.write(value, to: out)
     }
 
-    /// Bytes that are already JSON, appended as they are (the caller handles separators).
-    public mutating func appendRaw(_ raw: [UInt8]) {
-        bytes.append(contentsOf: raw)
-    }
-
     /// A value written beforehand (one JSON value's bytes), as the next value here.
     public mutating func rawValue(_ raw: [UInt8]) {
         separate()
@@ -159,6 +154,14 @@ public struct JSONWriter {
         separate()
         bytes.append(contentsOf: "null".utf8)
         needsComma = true
+    }
+
+    /// Room for `extra` more bytes, growing the buffer at least twofold when it must grow:
+    /// `reserveCapacity` alone allocates exactly what it is asked for, so a buffer grown a tensor
+    /// at a time would be copied whole for every tensor.
+    private mutating func makeRoom(_ extra: Int) {
+        let needed = bytes.count + extra
+        if needed > bytes.capacity { bytes.reserveCapacity(max(needed, 2 * bytes.capacity)) }
     }
 
     private mutating func separate() {

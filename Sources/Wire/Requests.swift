@@ -296,8 +296,8 @@ public struct EncodedTensors: Sendable {
     public let bytes: [UInt8]
 
     public init(_ set: TensorSet, format: TensorFormat) {
-        // Base64 takes 4 characters per float, numbers up to 15; plus each tensor's name and shape.
-        var writer = JSONWriter(capacity: set.storage.count * (format == .b64 ? 4 : 15) + 64 * set.layout.entries.count + 16)
+        // Base64 takes 16/3 characters per float, a number up to 15 and its comma; plus each tensor's name and shape.
+        var writer = JSONWriter(capacity: set.storage.count * (format == .b64 ? 6 : 16) + 64 * set.layout.entries.count + 16)
         writer.tensors(set, format: format)
         bytes = writer.bytes
     }

@@ -193,10 +193,7 @@ extension JSONWriter {
     /// An array of pre-encoded samples.
     public mutating func samples(_ samples: [EncodedSample]) {
         arrayStart()
-        for (i, sample) in samples.enumerated() {
-            if i > 0 { appendRaw([UInt8(ascii: ",")]) }
-            appendRaw(sample.bytes)
-        }
+        for sample in samples { rawValue(sample.bytes) }
         arrayEnd()
     }
 }

@@ -51,9 +51,12 @@ struct GradientWork {
         api.metrics.samples.increment(by: Int64(samples.count))
     }
 
-    /// About 12 bytes per value as decimal text, 5.33 in base64: a per-sample answer is sized once, not grown.
-    func capacity(samples: Int, in api: APIContext) -> Int {
-        reduce == .none ? samples * api.store.network.layout.count * (format == .b64 ? 6 : 12) + 256 : 4096
+    /// The answer's bytes, so that its buffer is sized once, not grown: about 12 bytes per gradient
+    /// value as decimal text, 5.33 in base64, for each sample's gradient or each part's sum, and
+    /// room for the per-sample losses and outputs.
+    func capacity(samples: Int, parts: Int = 1, in api: APIContext) -> Int {
+        let gradients = reduce == .none ? samples : parts
+        return gradients * api.store.network.layout.count * (format == .b64 ? 6 : 12) + samples * 64 + 4096
     }
 
     /// A per-sample answer is built in memory, so its size is bounded before any work is done.

@@ -47,7 +47,7 @@ struct StepEndpoint: Endpoint {
         let work = GradientWork(reduce: body.reduce, format: body.tensorFormat, clipNorm: body.perSampleClipNorm, results: body.results)
         let total = body.parts.map(\.count).reduce(0, +)
         try work.checkAnswerSize(samples: total, in: api)
-        var writer = JSONWriter(capacity: work.capacity(samples: total, in: api))
+        var writer = JSONWriter(capacity: work.capacity(samples: total, parts: body.parts.count, in: api))
         let snapshot: TrainingStore.Snapshot, learningRate: Float?
         if let gradients = body.gradients {
             (snapshot, learningRate) = try api.store.apply(gradients, baseVersion: body.version, ifVersion: body.ifVersion)
