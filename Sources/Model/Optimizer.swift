@@ -151,21 +151,40 @@ public struct Optimizer: Sendable {
         }
         let step = Step(configuration: configuration, lr: learningRate(afterSteps: state.step),
                         t: state.step + 1, scale: scale)
-        // Every posted entry's new values are computed into a copy and checked before any is
-        // stored, so that a step which would overflow changes nothing.
-        var results: [Step.Result] = []
-        for (entry, values) in update.entries {
-            let result = step.run(values, entry.range, parameters.storage, state)
-            if let index = result.firstNonFinite() {
-                throw .nonFinite("\(entry.name): this step would make the value at flat index \(index) non-finite")
+        // Two passes, so that a step which would overflow changes nothing and no copy of the
+        // state is made. The first writes the new parameters into a fresh buffer (the old one may
+        // be a published snapshot's), checking that every new parameter and moment is finite; the
+        // second, once all are, writes the new moments in place with the same arithmetic.
+        let old = parameters.storage
+        var failed: (entry: ParameterLayout.Entry, values: [Float])?
+        let next = [Float](unsafeUninitializedCapacity: old.count) { next, initialized in
+            old.withUnsafeBufferPointer { old in
+                var posted = update.entries[...]
+                for entry in parameters.layout.entries {
+                    let range = entry.range
+                    guard let (postedEntry, values) = posted.first, postedEntry.offset == entry.offset else {
+                        if !range.isEmpty { (next.baseAddress! + range.lowerBound).initialize(from: old.baseAddress! + range.lowerBound, count: range.count) }
+                        continue
+                    }
+                    posted = posted.dropFirst()
+                    guard step.run(values, range, old, state.first, state.second, parameters: next.baseAddress) else {
+                        failed = (entry, values)
+                        return
+                    }
+                }
             }
-            results.append(result)
+            initialized = failed == nil ? old.count : 0
         }
-        for (result, (entry, _)) in zip(results, update.entries) {
-            parameters.storage.replaceSubrange(entry.range, with: result.parameters)
-            if !result.first.isEmpty { state.first.replaceSubrange(entry.range, with: result.first) }
-            if !result.second.isEmpty { state.second.replaceSubrange(entry.range, with: result.second) }
+        if let (entry, values) = failed {
+            let index = step.firstNonFinite(values, entry.range, old, state)
+            throw .nonFinite("\(entry.name): this step would make the value at flat index \(index) non-finite")
         }
+        if configuration.kind != .sgd {
+            for (entry, values) in update.entries {
+                _ = step.run(values, entry.range, old, moments: &state)
+            }
+        }
+        parameters.storage = next
         state.step += 1
     }
 }
@@ -201,70 +220,107 @@ private struct Step {
         biasCorrection2 = Float(1 - pow(Double(configuration.beta2), Double(t)))
     }
 
-    /// A range's new parameters and moments (a moment the optimizer does not keep is empty).
-    struct Result {
-        var parameters: [Float]
-        var first: [Float]
-        var second: [Float]
-
-        /// The first position whose parameter or moment is not finite.
-        func firstNonFinite() -> Int? {
-            guard !(parameters.allFinite && first.allFinite && second.allFinite) else { return nil }
-            return parameters.indices.first { i in
-                !(parameters[i].isFinite && (first.isEmpty || first[i].isFinite) && (second.isEmpty || second[i].isFinite))
+    /// Writes the new parameters of `range` to `parameters` (indexed like the flat storage).
+    /// Returns whether every new parameter and moment is finite.
+    func run(_ gradient: [Float], _ range: Range<Int>, _ old: UnsafeBufferPointer<Float>, _ first: [Float], _ second: [Float],
+             parameters: UnsafeMutablePointer<Float>?) -> Bool {
+        first.withUnsafeBufferPointer { first in
+            second.withUnsafeBufferPointer { second in
+                run(gradient, range, old.baseAddress, first.baseAddress, second.baseAddress, parameters, nil, nil)
             }
         }
     }
 
-    func run(_ gradient: [Float], _ range: Range<Int>, _ parameters: [Float], _ state: OptimizerState) -> Result {
-        var result = Result(parameters: Array(parameters[range]),
-                            first: state.first.isEmpty ? [] : Array(state.first[range]),
-                            second: state.second.isEmpty ? [] : Array(state.second[range]))
-        let (lr, scale) = (Lanes(repeating: lr), Lanes(repeating: scale))
-        let count = range.count
-        gradient.withUnsafeBufferPointer { g in
-            result.parameters.withUnsafeMutableBufferPointer { p in
-                // An empty range has nothing to step (and no storage); the moments have p's count.
-                guard let g = g.baseAddress, let p = p.baseAddress else { return }
-                switch configuration.kind {
-                case .sgd:
-                    Lanes.forEachGroup(count) { i, n in
-                        Lanes.store(Lanes.load(p, i, n) - lr * (Lanes.load(g, i, n) * scale), p, i, n)
-                    }
-                case .momentum:
-                    // v = μ v + g;  p -= lr v
-                    let momentum = Lanes(repeating: configuration.momentum)
-                    result.first.withUnsafeMutableBufferPointer { v in
-                        let v = v.baseAddress!
-                        Lanes.forEachGroup(count) { i, n in
-                            let velocity = momentum * Lanes.load(v, i, n) + Lanes.load(g, i, n) * scale
-                            Lanes.store(velocity, v, i, n)
-                            Lanes.store(Lanes.load(p, i, n) - lr * velocity, p, i, n)
-                        }
-                    }
-                case .adam:
-                    // m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²;  p -= lr m̂ / (√v̂ + ε)
-                    let (beta1, beta2) = (Lanes(repeating: configuration.beta1), Lanes(repeating: configuration.beta2))
-                    let (oneMinusBeta1, oneMinusBeta2) = (Lanes(repeating: 1 - configuration.beta1), Lanes(repeating: 1 - configuration.beta2))
-                    let epsilon = Lanes(repeating: configuration.epsilon)
-                    let (correction1, correction2) = (Lanes(repeating: biasCorrection1), Lanes(repeating: biasCorrection2))
-                    result.first.withUnsafeMutableBufferPointer { m in
-                        result.second.withUnsafeMutableBufferPointer { v in
-                            let (m, v) = (m.baseAddress!, v.baseAddress!)
-                            Lanes.forEachGroup(count) { i, n in
-                                let gi = Lanes.load(g, i, n) * scale
-                                let mi = beta1 * Lanes.load(m, i, n) + oneMinusBeta1 * gi
-                                let vi = beta2 * Lanes.load(v, i, n) + oneMinusBeta2 * gi * gi
-                                Lanes.store(mi, m, i, n)
-                                Lanes.store(vi, v, i, n)
-                                Lanes.store(Lanes.load(p, i, n) - lr * (mi / correction1) / (csimd_sqrt8(vi / correction2) + epsilon), p, i, n)
-                            }
-                        }
+    /// Writes the new moments of `range` into `state`, in place.
+    func run(_ gradient: [Float], _ range: Range<Int>, _ old: [Float], moments state: inout OptimizerState) -> Bool {
+        old.withUnsafeBufferPointer { old in
+            state.first.withUnsafeMutableBufferPointer { first in
+                state.second.withUnsafeMutableBufferPointer { second in
+                    run(gradient, range, old.baseAddress, first.baseAddress, second.baseAddress, nil, first.baseAddress, second.baseAddress)
+                }
+            }
+        }
+    }
+
+    /// Where a step that `run` found non-finite first goes wrong: the index within `range` of
+    /// the first new parameter or moment that is not finite.
+    func firstNonFinite(_ gradient: [Float], _ range: Range<Int>, _ old: [Float], _ state: OptimizerState) -> Int {
+        var values = [Float](repeating: 0, count: old.count)
+        var (first, second) = (state.first, state.second)
+        _ = old.withUnsafeBufferPointer { old in
+            first.withUnsafeMutableBufferPointer { first in
+                second.withUnsafeMutableBufferPointer { second in
+                    values.withUnsafeMutableBufferPointer { values in
+                        run(gradient, range, old.baseAddress, first.baseAddress, second.baseAddress, values.baseAddress, first.baseAddress, second.baseAddress)
                     }
                 }
             }
         }
-        return result
+        return range.firstIndex { i in
+            !(values[i].isFinite && (first.isEmpty || first[i].isFinite) && (second.isEmpty || second[i].isFinite))
+        }.map { $0 - range.lowerBound } ?? 0
+    }
+
+    /// The step over `range` (flat indices) of every pointer: reads the gradient (indexed from the
+    /// range's start), the parameters and the moments the optimizer keeps; writes the new
+    /// parameters and moments where their pointers are given (a moment may be written in place;
+    /// without new parameters they are not computed). Returns whether every new value computed is finite: x - x is 0 for a finite x and
+    /// NaN otherwise, and a NaN stays in the running sum.
+    private func run(_ gradient: [Float], _ range: Range<Int>, _ p: UnsafePointer<Float>?, _ m: UnsafePointer<Float>?, _ v: UnsafePointer<Float>?,
+                     _ newP: UnsafeMutablePointer<Float>?, _ newM: UnsafeMutablePointer<Float>?, _ newV: UnsafeMutablePointer<Float>?) -> Bool {
+        let count = range.count
+        // An empty range has nothing to step (and no storage).
+        guard count > 0, let p = p.map({ $0 + range.lowerBound }) else { return true }
+        let (m, v) = (m.map { $0 + range.lowerBound }, v.map { $0 + range.lowerBound })
+        let (newP, newM, newV) = (newP.map { $0 + range.lowerBound }, newM.map { $0 + range.lowerBound }, newV.map { $0 + range.lowerBound })
+        let (lr, scale) = (Lanes(repeating: lr), Lanes(repeating: scale))
+        var check = Lanes(repeating: 0)
+        gradient.withUnsafeBufferPointer { g in
+            let g = g.baseAddress!
+            switch configuration.kind {
+            case .sgd:
+                guard let newP else { break }
+                Lanes.forEachGroup(count) { i, n in
+                    let pi = Lanes.load(p, i, n) - lr * (Lanes.load(g, i, n) * scale)
+                    check += pi - pi
+                    Lanes.store(pi, newP, i, n)
+                }
+            case .momentum:
+                // v = μ v + g;  p -= lr v
+                let momentum = Lanes(repeating: configuration.momentum)
+                let m = m!
+                Lanes.forEachGroup(count) { i, n in
+                    let velocity = momentum * Lanes.load(m, i, n) + Lanes.load(g, i, n) * scale
+                    check += velocity - velocity
+                    if let newM { Lanes.store(velocity, newM, i, n) }
+                    guard let newP else { return }
+                    let pi = Lanes.load(p, i, n) - lr * velocity
+                    check += pi - pi
+                    Lanes.store(pi, newP, i, n)
+                }
+            case .adam:
+                // m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²;  p -= lr m̂ / (√v̂ + ε)
+                let (beta1, beta2) = (Lanes(repeating: configuration.beta1), Lanes(repeating: configuration.beta2))
+                let (oneMinusBeta1, oneMinusBeta2) = (Lanes(repeating: 1 - configuration.beta1), Lanes(repeating: 1 - configuration.beta2))
+                let epsilon = Lanes(repeating: configuration.epsilon)
+                let (correction1, correction2) = (Lanes(repeating: biasCorrection1), Lanes(repeating: biasCorrection2))
+                let (m, v) = (m!, v!)
+                Lanes.forEachGroup(count) { i, n in
+                    let gi = Lanes.load(g, i, n) * scale
+                    let mi = beta1 * Lanes.load(m, i, n) + oneMinusBeta1 * gi
+                    let vi = beta2 * Lanes.load(v, i, n) + oneMinusBeta2 * gi * gi
+                    check += (mi - mi) + (vi - vi)
+                    if let newM { Lanes.store(mi, newM, i, n) }
+                    if let newV { Lanes.store(vi, newV, i, n) }
+                    // The moments' own pass needs no parameters, and skips their division and root.
+                    guard let newP else { return }
+                    let pi = Lanes.load(p, i, n) - lr * (mi / correction1) / (csimd_sqrt8(vi / correction2) + epsilon)
+                    check += pi - pi
+                    Lanes.store(pi, newP, i, n)
+                }
+            }
+        }
+        return check.sum() == 0
     }
 }
 

@@ -84,6 +84,29 @@ import Testing
         #expect(parameters == before.0 && state == before.1)
     }
 
+    /// A moment can overflow while the parameter stays finite (Adam: g² is infinite, so the step
+    /// divides by an infinite root and moves the parameter by 0). That step is refused too, and an
+    /// earlier entry that stepped fine keeps its parameters and moments as they were.
+    @Test func aStepWhoseMomentWouldOverflowIsRefusedAndChangesNothing() throws {
+        let optimizer = try Optimizer(OptimizerConfiguration(kind: .adam, learningRate: 0.01))
+        let layout = ParameterLayout([("a", [3]), ("b", [20])])
+        var parameters = TensorSet(layout: layout, storage: (0..<23).map { Float($0) / 10 })
+        var state = optimizer.makeState(for: layout)
+        try optimizer.apply(GradientUpdate(layout: layout, tensors: ["a": Tensor(shape: [3], data: [1, 2, 3]),
+                                                                    "b": Tensor(shape: [20], data: [Float](repeating: 0.5, count: 20))]),
+                            to: &parameters, state: &state)
+        let before = (parameters, state)
+        var b = [Float](repeating: 0.5, count: 20)
+        b[11] = 1e30  // (1 - β2) g g = 1e57 overflows; m = 1e29 does not
+        #expect(throws: ModelError.nonFinite("b: this step would make the value at flat index 11 non-finite")) {
+            try optimizer.apply(GradientUpdate(layout: layout, tensors: ["a": Tensor(shape: [3], data: [1, 2, 3]),
+                                                                        "b": Tensor(shape: [20], data: b)]),
+                                to: &parameters, state: &state)
+        }
+        #expect(parameters == before.0 && state == before.1)
+        #expect(state.step == 1)
+    }
+
     /// The step runs as vectorised loops over whole ranges; each value must still get exactly the
     /// scalar formula's IEEE operations (no reassociation, no fused multiply-add), so the result is
     /// compared bit for bit with the formula written out here, over 1,003 values (not a multiple of
