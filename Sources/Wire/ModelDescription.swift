@@ -71,7 +71,14 @@ public struct ModelDescription: Sendable, Equatable {
         try reader.readObject { reader, key in
             switch key {
             case "model": model = try reader.readString()
-            case "layers": layers = try reader.readShape()
+            case "layers":
+                // Layer widths, not a tensor's shape: their product and their count are not a tensor's.
+                var sizes: [Int] = []
+                try reader.readArray { reader, _ in
+                    guard sizes.count < 1024 else { throw reader.invalid("layers: more than 1024 sizes") }
+                    sizes.append(try reader.readInt(in: 1...(1 << 31)))
+                }
+                layers = sizes
             case "readout": readout = try reader.readString()
             case "activation": options.activation = try reader.readEnum(Activation.self)
             case "outputs": options.outputs = try reader.readInt(in: 1...65_536)

@@ -33,6 +33,21 @@ import Testing
             + "(tanh, 1 output, squared_error, no output bias) with adam, the server trains a mlp 3,2,2 (relu, 1 output, squared_error, no output bias) with adam")
     }
 
+    /// `layers` lists widths: a wide network's product of widths (1024³ = 2³⁰) and a deep one's
+    /// count (17 sizes) are far past what a tensor's shape may hold, and both read back.
+    @Test(arguments: [[1024, 1024, 1024], [3] + [Int](repeating: 65_536, count: 16)])
+    func aModelDescriptionOfAWideOrDeepNetworkReadsBack(layers: [Int]) throws {
+        var writer = JSONWriter()
+        model(layers: layers).encode(to: &writer)
+        #expect(try JSONReader.read(writer.bytes) { try ModelDescription(reading: &$0) } == model(layers: layers))
+    }
+
+    @Test func aModelDescriptionWithAWidthBelowOneIsRefused() {
+        var writer = JSONWriter()
+        model(layers: [3, 0, 2]).encode(to: &writer)
+        #expect(throws: WireError.self) { try JSONReader.read(writer.bytes) { try ModelDescription(reading: &$0) } }
+    }
+
     @Test func aFileThatIsNotACheckpointIsRefused() {
         #expect(throws: WireError.invalidField(path: "format", message: #"expected "gradserve-checkpoint-1", got none: not a gradserve checkpoint file"#)) {
             try CheckpointFile(decoding: Array(#"{"version": 1}"#.utf8))
