@@ -26,8 +26,16 @@ final class Connection {
     private(set) var phase = Phase.idle
     private var input: [UInt8] = []
     private var inputStart = 0
+    /// A large request body being received (`length` bytes in all): filled straight from the
+    /// socket, then handed to the request as it is, not copied out of `input`.
+    private var largeBody: (bytes: [UInt8], length: Int)?
+    /// Bytes to send: heads and small bodies, copied in; `outputStart` of them are out.
     private var output: [UInt8] = []
     private var outputStart = 0
+    /// A large body that follows all of `output`, sent from the buffer its handler wrote instead
+    /// of a copy; `bodySent` of its bytes are out.
+    private var outputBody: [UInt8] = []
+    private var bodySent = 0
     /// The last answer was `HTTPResponse.isSequenced`.
     private(set) var isSequenced = false
     /// Requests may wait in `input` because the output reached its high-water mark.
@@ -46,6 +54,11 @@ final class Connection {
     /// one pipelining connection gets done per turn of its loop, about one large answer.)
     private static let outputHighWater = 1024 * 1024
     private static let keptCapacity = 128 * 1024
+    /// Bodies this large are received into, and sent from, their own buffers (`largeBody`,
+    /// `outputBody`), not copied through `input` and `output`.
+    private static let separateBodyBytes = 16 * 1024
+    /// The most a large body's buffer reserves before its bytes arrive.
+    private static let bodyReservation = 4 * 1024 * 1024
     private static let lingerMilliseconds: Int64 = 2000
 
     init(fd: Int32, token: UInt64, now: Int64) {
@@ -59,10 +72,11 @@ final class Connection {
     /// interest costs no `epoll_ctl`. A new connection is watched for reading.
     var registeredInterest = (read: true, write: false)
 
-    var hasPendingOutput: Bool { outputStart < output.count }
+    var hasPendingOutput: Bool { pendingOutput > 0 }
+    private var pendingOutput: Int { output.count - outputStart + outputBody.count - bodySent }
     var wantsRead: Bool {
         if case .lingering = phase { return !inputClosed }
-        return !inputClosed && !closeAfterWrite && output.count - outputStart < Self.outputHighWater
+        return !inputClosed && !closeAfterWrite && pendingOutput < Self.outputHighWater
     }
     var wantsWrite: Bool { hasPendingOutput || heldBack }
     /// True when the connection holds nothing in flight: closing it loses nothing.
@@ -78,6 +92,19 @@ final class Connection {
         var received = 0
         // Bounded, so that one fast sender cannot starve the other connections of this loop.
         reading: while received < 4 * context.receiveBuffer.count {
+            if isReceivingBody {
+                // The rest of a large body, and nothing past it: that stays for `input`.
+                switch receiveBody(upTo: 4 * context.receiveBuffer.count - received) {
+                case .bytes(let count):
+                    received += count
+                    continue reading
+                case .wouldBlock:
+                    break reading
+                case .closed:
+                    inputClosed = true
+                    break reading
+                }
+            }
             switch Socket.receive(fd, into: context.receiveBuffer) {
             case .bytes(let count):
                 received += count
@@ -104,10 +131,29 @@ final class Connection {
         }
     }
 
+    private var isReceivingBody: Bool { largeBody.map { $0.bytes.count < $0.length } ?? false }
+
+    /// Receives into the spare room of `largeBody`, at most `limit` bytes and not past its
+    /// length. The room grows twofold when full: a head alone reserves no more than
+    /// `bodyReservation`, whatever length it claims.
+    private func receiveBody(upTo limit: Int) -> Socket.IOResult {
+        let length = largeBody!.length
+        if largeBody!.bytes.count == largeBody!.bytes.capacity { largeBody!.bytes.reserveCapacity(min(length, 2 * largeBody!.bytes.capacity)) }
+        var result = Socket.IOResult.wouldBlock
+        let room = min(min(largeBody!.bytes.capacity, length) - largeBody!.bytes.count, limit)
+        largeBody!.bytes.append(addingCapacity: room) { output in
+            output.withUnsafeMutableBufferPointer { buffer, initialized in
+                result = Socket.receive(fd, into: UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[initialized...]))
+                if case .bytes(let count) = result { initialized += count }
+            }
+        }
+        return result
+    }
+
     /// Goes on with requests held back when the output reached its high-water mark (a pipelining
     /// client's later requests), once the output is below it again.
     func processHeldBack(handler: some HTTPHandler, context: LoopContext) {
-        guard heldBack, !isClosed, output.count - outputStart < Self.outputHighWater else { return }
+        guard heldBack, !isClosed, pendingOutput < Self.outputHighWater else { return }
         process(handler: handler, context: context)
     }
 
@@ -117,7 +163,7 @@ final class Connection {
     func process(handler: some HTTPHandler, context: LoopContext) {
         heldBack = false
         while !closeAfterWrite {
-            guard output.count - outputStart < Self.outputHighWater else {
+            guard pendingOutput < Self.outputHighWater else {
                 heldBack = true
                 break
             }
@@ -154,15 +200,30 @@ final class Connection {
                 }
                 if head.expectsContinue, input.count - inputStart < head.contentLength {
                     // RFC 9110 section 10.1.1: tell the client to go on and send the body.
-                    output.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
+                    appendOutput("HTTP/1.1 100 Continue\r\n\r\n".utf8)
                 }
                 phase = .body(head, started: phaseStart ?? context.now)
+                if head.contentLength >= Self.separateBodyBytes, input.count - inputStart < head.contentLength {
+                    // What has arrived of a large body moves to its own buffer; the rest is read into it.
+                    var body: [UInt8] = []
+                    body.reserveCapacity(min(head.contentLength, max(input.count - inputStart, Self.bodyReservation)))
+                    body.append(contentsOf: input[inputStart...])
+                    inputStart = input.count
+                    largeBody = (body, head.contentLength)
+                }
                 return true
             }
         case .body(let head, _):
-            guard input.count - inputStart >= head.contentLength else { return false }
-            let body = Array(input[inputStart..<(inputStart + head.contentLength)])
-            inputStart += head.contentLength
+            let body: [UInt8]
+            if let large = largeBody {
+                guard large.bytes.count == large.length else { return false }
+                body = large.bytes
+                largeBody = nil
+            } else {
+                guard input.count - inputStart >= head.contentLength else { return false }
+                body = Array(input[inputStart..<(inputStart + head.contentLength)])
+                inputStart += head.contentLength
+            }
             let request = HTTPRequest(head: head, body: body, resumer: context.resumer(token))
             let large = head.contentLength >= context.offloadBodyBytes
             if large, !isQuick(head, context: context) {
@@ -238,17 +299,40 @@ final class Connection {
 
     private func respond(_ response: HTTPResponse, keepAlive: Bool, context: LoopContext, includeBody: Bool = true) {
         if !hasPendingOutput { lastWriteProgress = context.now }
-        response.serialize(into: &output, keepAlive: keepAlive, date: context.date, includeBody: includeBody)
+        mergeBody()
+        let separate = includeBody && response.body.count >= Self.separateBodyBytes
+        response.serialize(into: &output, keepAlive: keepAlive, date: context.date, includeBody: includeBody && !separate)
+        if separate { outputBody = response.body }
         if !keepAlive { closeAfterWrite = true }
+    }
+
+    private func appendOutput(_ bytes: some Sequence<UInt8>) {
+        mergeBody()
+        output.append(contentsOf: bytes)
+    }
+
+    /// Output after a separate body must come after it: what is left of the body is copied in
+    /// first. (Rare: reading stops while a large answer waits, until it is nearly out.)
+    private func mergeBody() {
+        guard !outputBody.isEmpty else { return }
+        output.append(contentsOf: outputBody[bodySent...])
+        outputBody = []
+        bodySent = 0
     }
 
     /// Writes as much pending output as the socket takes.
     func flush(context: LoopContext) {
         while hasPendingOutput {
-            let result = output.withUnsafeBytes { Socket.send(fd, UnsafeRawBufferPointer(rebasing: $0[outputStart...])) }
+            let result = output.withUnsafeBytes { head in
+                outputBody.withUnsafeBytes { body in
+                    Socket.send(fd, UnsafeRawBufferPointer(rebasing: head[outputStart...]), then: UnsafeRawBufferPointer(rebasing: body[bodySent...]))
+                }
+            }
             switch result {
             case .bytes(let count):
-                outputStart += count
+                let fromOutput = min(count, output.count - outputStart)
+                outputStart += fromOutput
+                bodySent += count - fromOutput
                 lastWriteProgress = context.now
                 continue
             case .wouldBlock:
@@ -260,6 +344,8 @@ final class Connection {
         }
         output.removeAll(keepingCapacity: output.capacity <= Self.keptCapacity)
         outputStart = 0
+        outputBody = []
+        bodySent = 0
         if closeAfterWrite, !isClosed, !isLingering {
             if inputClosed || inputStart == input.count && isQuiet {
                 close()
@@ -302,6 +388,7 @@ final class Connection {
             respond(handler.failureResponse(status: .requestTimeout, message: "request not completed within \(context.timer.requestTimeout / 1000) s"),
                     keepAlive: false, context: context)
             inputStart = input.count
+            largeBody = nil
             flush(context: context)
         case .close:
             close()
@@ -313,6 +400,8 @@ final class Connection {
         isClosed = true
         Glibc.close(fd)
         input = []
+        largeBody = nil
         output = []
+        outputBody = []
     }
 }

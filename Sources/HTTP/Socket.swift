@@ -89,10 +89,31 @@ enum Socket {
         }
     }
 
+    /// Sends `first` and then `second` in one call (gathered, neither copied); as `send` when
+    /// `second` is empty.
+    static func send(_ fd: Int32, _ first: UnsafeRawBufferPointer, then second: UnsafeRawBufferPointer) -> IOResult {
+        guard !second.isEmpty else { return send(fd, first) }
+        var parts = (iovec(iov_base: UnsafeMutableRawPointer(mutating: first.baseAddress), iov_len: first.count),
+                     iovec(iov_base: UnsafeMutableRawPointer(mutating: second.baseAddress), iov_len: second.count))
+        return withUnsafeMutableBytes(of: &parts) { parts in
+            // An empty first part (the head already out) is skipped.
+            let skip = first.isEmpty ? 1 : 0
+            var message = msghdr()
+            message.msg_iov = parts.baseAddress!.assumingMemoryBound(to: iovec.self) + skip
+            message.msg_iovlen = 2 - skip
+            return sending { sendmsg(fd, &message, Int32(MSG_NOSIGNAL)) }
+        }
+    }
+
     /// Sends without ever raising SIGPIPE on a peer that went away.
     static func send(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> IOResult {
+        sending { Glibc.send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Runs a send call until it is not interrupted: bytes sent, or why none were.
+    private static func sending(_ call: () -> Int) -> IOResult {
         while true {
-            let count = Glibc.send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL))
+            let count = call()
             if count >= 0 { return .bytes(count) }
             switch errno {
             case EINTR: continue

@@ -248,6 +248,35 @@ import Testing
         #expect(client.readResponse()?.text.contains(#""status":"ok""#) == true, "the last request's answer comes last")
     }
 
+    /// A large body is read into a buffer of its own as it arrives. Sent in pieces (the head
+    /// alone, or with the body's first bytes), with the next request in its last piece, it must
+    /// be read whole, also past the 4 MB a head reserves, and the request after it answered.
+    @Test(arguments: [false, true])
+    func aLargeBodyArrivingInPiecesIsReadWholeAndTheNextRequestAnswered(headAlone: Bool) throws {
+        let server = try ServerProcess(["--layers", "3,3,3"])
+        let samples = (0..<1000).map { #"{"x": [\#($0 % 7), 0.5, -\#($0 % 3)]}"# }.joined(separator: ",")
+        let small = #"{"samples": ["# + samples + "]}"
+        #expect(small.utf8.count >= 16 * 1024)
+        let whole = try RawClient(port: server.port)
+        whole.send("POST /forward HTTP/1.1\r\nHost: t\r\nContent-Length: \(small.utf8.count)\r\n\r\n\(small)")
+        let expected = try #require(whole.readResponse())
+        #expect(expected.status == 200 && expected.text.hasPrefix(#"{"version":0,"outputs":["#))
+        // JSON may lead with whitespace: 5 MB of it makes the body outgrow its first reservation.
+        for body in [small, String(repeating: " ", count: 5 << 20) + small] {
+            let bytes = Array(body.utf8), client = try RawClient(port: server.port)
+            let first = headAlone ? 0 : 100
+            client.send(Array("POST /forward HTTP/1.1\r\nHost: t\r\nContent-Length: \(bytes.count)\r\n\r\n".utf8) + bytes[..<first])
+            usleep(30_000)
+            client.send(Array(bytes[first..<(bytes.count / 2)]))
+            usleep(30_000)
+            client.send(Array(bytes[(bytes.count / 2)...]) + Array("GET /health HTTP/1.1\r\nHost: t\r\n\r\n".utf8))
+            let answer = client.readResponse()
+            #expect(answer?.status == 200)
+            #expect(answer.map { $0.body == expected.body } == true, "the same outputs from a body of \(bytes.count) bytes")
+            #expect(client.readResponse()?.text.hasPrefix(#"{"status":"ok""#) == true, "the request after it")
+        }
+    }
+
     @Test func pipelinedRequestsKeepTheirOrderWhenOneGoesToAWorker() throws {
         let server = try ServerProcess(["--layers", "3,3,3"])
         let samples = Array(repeating: #"{"x": [0.25, 0.5, 0.75]}"#, count: 800).joined(separator: ",")
