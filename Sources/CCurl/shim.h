@@ -40,6 +40,10 @@ static inline CURLcode gs_easy_getinfo_pointer(CURL *handle, CURLINFO info, char
     return curl_easy_getinfo(handle, info, value);
 }
 
+static inline CURLcode gs_easy_getinfo_off(CURL *handle, CURLINFO info, curl_off_t *value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+
 static inline CURLMcode gs_multi_setopt_long(CURLM *multi, CURLMoption option, long value) {
     return curl_multi_setopt(multi, option, value);
 }

@@ -85,6 +85,8 @@ private final class Transfer: @unchecked Sendable {
     let call: HTTPCall
     let continuation: CheckedContinuation<HTTPResult, any Error>
     var response: [UInt8] = []
+    /// The easy handle, once the engine has set it up: its answer's length sizes `response`.
+    var handle: UnsafeMutableRawPointer?
     /// Headers of its own, when the engine's cache of header lists is full.
     var headerList: UnsafeMutablePointer<curl_slist>?
     var body: UnsafeMutableRawBufferPointer?
@@ -105,6 +107,14 @@ private final class Transfer: @unchecked Sendable {
     /// Appends received bytes; called by libcurl on the engine thread.
     static let write: gs_curl_write_callback = { data, size, count, userdata in
         let transfer = Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue()
+        if transfer.response.capacity == 0, let handle = transfer.handle {
+            // Sized once from Content-Length (-1 when there is none), not grown a piece at a time;
+            // at most 256 MiB before the bytes arrive, whatever a server announces.
+            var length: curl_off_t = -1
+            if gs_easy_getinfo_off(handle, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK, length > 0 {
+                transfer.response.reserveCapacity(Int(min(length, 256 << 20)))
+            }
+        }
         transfer.response.append(contentsOf: UnsafeRawBufferPointer(start: data, count: size * count))
         return size * count
     }
@@ -243,6 +253,7 @@ private final class Engine: @unchecked Sendable, TaskExecutor {
         } else {
             gs_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, call.method)
         }
+        transfer.handle = handle
         active[handle] = transfer
         curl_multi_add_handle(multi, handle)
     }
