@@ -50,6 +50,18 @@ import Wire
         #expect(try curl(["\(server.url)/health"]).body.hasPrefix(#"{"status":"ok","version":252,"digest":"#))
     }
 
+    /// gradctl reads the server's model before it trains: a network of 12 hidden layers (more
+    /// sizes than a tensor has dimensions) and one of widths 700,700,700 (a product past what a
+    /// tensor may hold) both train, each step landing.
+    @Test(arguments: ["2,3,3,3,3,3,3,3,3,3,3,3,3", "700,700,700"])
+    func deepAndWideNetworksTrainOverHTTP(layers: String) throws {
+        let server = try ServerProcess(["--layers", layers])
+        let result = try run(gradctl, ["train", "--server", server.url, "--synthetic", "16", "--batch", "8", "--epochs", "1"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("done: version 2"), "\(result.stdout)")
+        #expect(try curl(["\(server.url)/health"]).body.hasPrefix(#"{"status":"ok","version":2,"digest":"#))
+    }
+
     @Test func twoServersEndIdenticalAndEqualToOneServer() throws {
         let arguments = ["--layers", "3,5,4", "--optimizer", "momentum", "--lr", "0.01"]
         let first = try ServerProcess(arguments)
