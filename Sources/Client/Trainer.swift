@@ -329,8 +329,7 @@ public final class Trainer: Sendable {
                     mean = TensorSet(layout: layout, storage: privacy.noisyMean(gradients.sum, expectedBatch: options.batchSize, random: &random))
                     position.privateSteps = (position.privateSteps ?? 0) + 1
                 } else {
-                    let n = Double(batch.count)
-                    mean = TensorSet(layout: layout, storage: gradients.sum.map { Float($0 / n) })
+                    mean = TensorSet(layout: layout, storage: Self.mean(gradients.sum, count: batch.count))
                 }
                 position.send(lossSum: gradients.lossSum)
                 report(.position(position))
@@ -520,14 +519,32 @@ public final class Trainer: Sendable {
     /// The parts' sums added in part order (so the total depends on the split, not on who
     /// answered first), and so are their loss sums.
     public static func combine(_ answers: [GradientPartialSum], layout: ParameterLayout) -> Sums {
-        var total = [Double](repeating: 0, count: layout.count)
         var lossSum = 0.0, samples = 0
-        for answer in answers {
-            lossSum += answer.lossSum
-            samples += answer.samples
-            for i in total.indices { total[i] += answer.sum[i] }
+        let total = [Double](unsafeUninitializedCapacity: layout.count) { total, initialized in
+            total.initialize(repeating: 0)
+            initialized = layout.count
+            for answer in answers {
+                lossSum += answer.lossSum
+                samples += answer.samples
+                // Plain loops over the storage, which the compiler turns into vector additions.
+                answer.sum.withUnsafeBufferPointer { sum in
+                    for i in 0..<min(sum.count, total.count) { total[i] += sum[i] }
+                }
+            }
         }
         return (total, lossSum, samples)
+    }
+
+    /// Each value over `count`, in Float64, then rounded to Float32: a batch's mean gradient. A
+    /// plain loop over the storage, which the compiler turns into vector divisions (same values).
+    public static func mean(_ sum: [Double], count: Int) -> [Float] {
+        let n = Double(count)
+        return [Float](unsafeUninitializedCapacity: sum.count) { mean, initialized in
+            sum.withUnsafeBufferPointer { sum in
+                for i in 0..<sum.count { mean[i] = Float(sum[i] / n) }
+            }
+            initialized = sum.count
+        }
     }
 
     /// The sum of the batch's per-sample gradients (each clipped to `clipNorm` by the servers when

@@ -83,4 +83,16 @@ import Wire
         #expect(health.version == 0)
         _ = try await starter.value
     }
+
+    /// The batch mean is computed in a loop the compiler vectorises; each value must still be
+    /// Float(sum / n), bit for bit: over 1,003 values (not a multiple of any vector width) with
+    /// signed zeros, subnormal and huge sums, and a Float32 overflow (infinite after rounding).
+    @Test func theMeanIsEachSumOverTheCountRoundedToFloat32() {
+        var generator = SeededGenerator(seed: 11)
+        var sums = (0..<1000).map { _ in Double.random(in: -1e6..<1e6, using: &generator) * pow(10, Double.random(in: -40..<30, using: &generator)) }
+        sums += [-0.0, 0.0, 1e300]
+        let mean = Trainer.mean(sums, count: 7)
+        #expect(mean.map(\.bitPattern) == sums.map { Float($0 / 7).bitPattern })
+        #expect(mean[1000].sign == .minus && mean[1002] == .infinity)
+    }
 }
