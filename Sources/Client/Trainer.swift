@@ -205,7 +205,7 @@ public final class Trainer: Sendable {
         var privacyStop: String?
         // Each sample is written as JSON once for the whole run (its inputs in the run's tensor format);
         // requests are put together from these.
-        let encoded = data.samples.map { EncodedSample($0, format: options.tensorFormat) }
+        let encoded = EncodedSample.encoding(data.samples, format: options.tensorFormat)
         training: for epoch in stride(from: position.epoch, through: options.epochs, by: 1) {
             var generator = SeededGenerator(seed: options.shuffleSeed &+ UInt64(epoch))
             let order = options.shuffle ? Array(data.samples.indices).shuffled(using: &generator) : Array(data.samples.indices)

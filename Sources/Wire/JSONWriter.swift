@@ -138,7 +138,7 @@ public struct JSONWriter {
     }
 
     /// A value written beforehand (one JSON value's bytes), as the next value here.
-    public mutating func rawValue(_ raw: [UInt8]) {
+    public mutating func rawValue(_ raw: some Collection<UInt8>) {
         separate()
         bytes.append(contentsOf: raw)
         needsComma = true

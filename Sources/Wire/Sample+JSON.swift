@@ -178,14 +178,44 @@ extension JSONWriter {
 /// A sample already written as its JSON object (target included), so that a trainer encodes
 /// each sample once per run, not once per epoch: requests are put together from these bytes.
 public struct EncodedSample: Sendable {
-    public let bytes: [UInt8]
+    /// The bytes of one sample, or of a whole data set's samples one after another (`encoding`):
+    /// a batch drawn from a data set then refers to one buffer, not to one allocation per sample
+    /// (each a cache miss when a batch is drawn and again when it is released).
+    private final class Storage: Sendable {
+        let bytes: [UInt8]
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+    }
+
+    private let storage: Storage
+    private let range: Range<Int>
+
+    public var bytes: ArraySlice<UInt8> { storage.bytes[range] }
 
     /// `format` is that of the sample's inputs (`.b64`: compact tensors, which a server decodes
     /// without parsing numbers, exactly).
     public init(_ sample: Sample, format: TensorFormat = .numbers) {
         var writer = JSONWriter()
         writer.sample(sample, includeTarget: true, format: format)
-        bytes = writer.bytes
+        storage = Storage(writer.bytes)
+        range = 0..<writer.bytes.count
+    }
+
+    private init(_ storage: Storage, _ range: Range<Int>) {
+        self.storage = storage
+        self.range = range
+    }
+
+    /// Every sample, written into one shared buffer.
+    public static func encoding(_ samples: [Sample], format: TensorFormat = .numbers) -> [EncodedSample] {
+        var all: [UInt8] = [], ranges: [Range<Int>] = []
+        ranges.reserveCapacity(samples.count)
+        for sample in samples {
+            let one = EncodedSample(sample, format: format).bytes
+            ranges.append(all.count..<(all.count + one.count))
+            all.append(contentsOf: one)
+        }
+        let storage = Storage(all)
+        return ranges.map { EncodedSample(storage, $0) }
     }
 }
 

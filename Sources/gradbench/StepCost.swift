@@ -43,7 +43,7 @@ struct StepCost: ParsableCommand {
         let service = try Gradserve(configuration: configuration, logger: Logger(label: "gradbench") { _ in SwiftLogNoOpLogHandler() })
         // Successive steps take successive batches, as training does: one batch over and over would
         // let the branch predictor and the caches learn its bytes.
-        let encoded = data.samples.map { EncodedSample($0, format: format) }
+        let encoded = EncodedSample.encoding(data.samples, format: format)
         let batches = stride(from: 0, to: encoded.count - batch + 1, by: batch).map { Trainer.split(Array(encoded[$0..<($0 + batch)]), into: max(1, parts)) }
         guard let samples = batches.first else { throw ValidationError("fewer than \(batch) samples") }
         let mean = TensorSet(layout: layout, storage: (0..<layout.count).map { Float($0 % 7) * 1e-4 })

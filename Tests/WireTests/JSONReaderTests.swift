@@ -246,6 +246,21 @@ import Testing
             == Sample(.graph(try Graph(nodeCount: 2, featureCount: 1, features: [1, 2], edges: [Graph.Edge(0, 1)])), target: .number(3)))
     }
 
+    /// A data set encoded into one shared buffer gives each sample the bytes it has alone, and
+    /// a request put together from them reads back as the samples.
+    @Test(arguments: [TensorFormat.numbers, .b64])
+    func samplesEncodedTogetherAreEachTheirOwnBytes(format: TensorFormat) throws {
+        var generator = SeededGenerator(seed: 3)
+        let graph = try Graph(nodeCount: 3, featureCount: 6, features: (0..<18).map { Float($0) / 3 }, edges: [Graph.Edge(0, 2)])
+        let samples = (0..<50).map { i in Sample(x: (0..<(i % 20)).map { _ in Float.random(in: -1..<1, using: &generator) }, t: Float(i)) }
+            + [Sample(.graph(graph), target: .numbers([1, 2]))]
+        let together = EncodedSample.encoding(samples, format: format)
+        #expect(together.map { Array($0.bytes) } == samples.map { Array(EncodedSample($0, format: format).bytes) })
+        var writer = JSONWriter()
+        GradientsRequest(samples: [], tensorFormat: format).encode(Array(together.reversed()), to: &writer)
+        #expect(try JSONReader.read(writer.bytes) { try GradientsRequest(reading: &$0, sampleLimit: 1000) }.samples == samples.reversed())
+    }
+
     @Test func compactInputsOfTheWrongShapeOrTextNameTheProblem() throws {
         #expect(throws: ModelError.shapeMismatch("x: expected a tensor of shape [D], got shape [1, 2]")) {
             try read(#"{"x": {"shape": [1, 2], "data": [1, 2]}, "t": 1}"#)
