@@ -520,9 +520,8 @@ public final class Trainer: Sendable {
     /// answered first), and so are their loss sums.
     public static func combine(_ answers: [GradientPartialSum], layout: ParameterLayout) -> Sums {
         var lossSum = 0.0, samples = 0
-        let total = [Double](unsafeUninitializedCapacity: layout.count) { total, initialized in
-            total.initialize(repeating: 0)
-            initialized = layout.count
+        var total = [Double](repeating: 0, count: layout.count)
+        total.withUnsafeMutableBufferPointer { total in
             for answer in answers {
                 lossSum += answer.lossSum
                 samples += answer.samples

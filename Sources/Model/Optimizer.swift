@@ -181,7 +181,7 @@ public struct Optimizer: Sendable {
         }
         if configuration.kind != .sgd {
             for (entry, values) in update.entries {
-                _ = step.run(values, entry.range, old, moments: &state)
+                step.run(values, entry.range, old, moments: &state)
             }
         }
         parameters.storage = next
@@ -231,9 +231,10 @@ private struct Step {
         }
     }
 
-    /// Writes the new moments of `range` into `state`, in place.
-    func run(_ gradient: [Float], _ range: Range<Int>, _ old: [Float], moments state: inout OptimizerState) -> Bool {
-        old.withUnsafeBufferPointer { old in
+    /// Writes the new moments of `range` into `state`, in place (after `run` found every new
+    /// value finite).
+    func run(_ gradient: [Float], _ range: Range<Int>, _ old: [Float], moments state: inout OptimizerState) {
+        _ = old.withUnsafeBufferPointer { old in
             state.first.withUnsafeMutableBufferPointer { first in
                 state.second.withUnsafeMutableBufferPointer { second in
                     run(gradient, range, old.baseAddress, first.baseAddress, second.baseAddress, nil, first.baseAddress, second.baseAddress)
@@ -264,8 +265,8 @@ private struct Step {
     /// The step over `range` (flat indices) of every pointer: reads the gradient (indexed from the
     /// range's start), the parameters and the moments the optimizer keeps; writes the new
     /// parameters and moments where their pointers are given (a moment may be written in place;
-    /// without new parameters they are not computed). Returns whether every new value computed is finite: x - x is 0 for a finite x and
-    /// NaN otherwise, and a NaN stays in the running sum.
+    /// without new parameters they are not computed). Returns whether every new value computed is
+    /// finite: x - x is 0 for a finite x and NaN otherwise, and a NaN stays in the running sum.
     private func run(_ gradient: [Float], _ range: Range<Int>, _ p: UnsafePointer<Float>?, _ m: UnsafePointer<Float>?, _ v: UnsafePointer<Float>?,
                      _ newP: UnsafeMutablePointer<Float>?, _ newM: UnsafeMutablePointer<Float>?, _ newV: UnsafeMutablePointer<Float>?) -> Bool {
         let count = range.count

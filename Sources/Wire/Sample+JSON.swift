@@ -178,32 +178,20 @@ extension JSONWriter {
 /// A sample already written as its JSON object (target included), so that a trainer encodes
 /// each sample once per run, not once per epoch: requests are put together from these bytes.
 public struct EncodedSample: Sendable {
-    /// The bytes of one sample, or of a whole data set's samples one after another (`encoding`):
-    /// a batch drawn from a data set then refers to one buffer, not to one allocation per sample
-    /// (each a cache miss when a batch is drawn and again when it is released).
-    private final class Storage: Sendable {
-        let bytes: [UInt8]
-        init(_ bytes: [UInt8]) { self.bytes = bytes }
-    }
-
-    private let storage: Storage
-    private let range: Range<Int>
-
-    public var bytes: ArraySlice<UInt8> { storage.bytes[range] }
+    /// Its bytes, in a buffer of its own or in one that holds a whole data set's samples one after
+    /// another (`encoding`): a batch drawn from a data set then refers to that one buffer, not to
+    /// one allocation per sample (each a cache miss when a batch is drawn and again when released).
+    public let bytes: ArraySlice<UInt8>
 
     /// `format` is that of the sample's inputs (`.b64`: compact tensors, which a server decodes
     /// without parsing numbers, exactly).
     public init(_ sample: Sample, format: TensorFormat = .numbers) {
         var writer = JSONWriter()
         writer.sample(sample, includeTarget: true, format: format)
-        storage = Storage(writer.bytes)
-        range = 0..<writer.bytes.count
+        bytes = writer.bytes[...]
     }
 
-    private init(_ storage: Storage, _ range: Range<Int>) {
-        self.storage = storage
-        self.range = range
-    }
+    private init(bytes: ArraySlice<UInt8>) { self.bytes = bytes }
 
     /// Every sample, written into one shared buffer.
     public static func encoding(_ samples: [Sample], format: TensorFormat = .numbers) -> [EncodedSample] {
@@ -214,8 +202,7 @@ public struct EncodedSample: Sendable {
             ranges.append(all.count..<(all.count + one.count))
             all.append(contentsOf: one)
         }
-        let storage = Storage(all)
-        return ranges.map { EncodedSample(storage, $0) }
+        return ranges.map { EncodedSample(bytes: all[$0]) }
     }
 }
 
