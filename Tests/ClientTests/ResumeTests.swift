@@ -11,7 +11,7 @@ import Glibc
 @Suite struct ResumeTests {
     let gradctl = ServerProcess.binary("gradctl").path
     let serverArguments = ["--layers", "4,16,16", "--optimizer", "momentum", "--lr", "0.01"]
-    let training = ["--synthetic", "1600", "--batch", "8", "--epochs", "2", "--shuffle-seed", "9", "--parallel", "3"]
+    let training = ["--synthetic", "1600", "--batch", "8", "--epochs", "4", "--shuffle-seed", "9", "--parallel", "3"]
 
     func version(_ url: String) -> Int {
         guard let body = try? curl(["-s", "\(url)/health"]).body,
@@ -33,6 +33,7 @@ import Glibc
         // what it printed before (such as "resuming at epoch") was flushed, even when an earlier
         // run was stopped late, already past `target`.
         while run.isRunning, case let now = version(url), now < target || now < start + 2 { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(run.isRunning, "the run ended before the server reached version \(target)")
         Glibc.kill(run.processIdentifier, signal)
         run.waitUntilExit()
         return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -44,7 +45,7 @@ import Glibc
         let undisturbed = try run(gradctl, ["train", "--server", reference.url] + training)
         #expect(undisturbed.status == 0, "\(undisturbed.stderr)")
         let expected = try curl(["-s", "\(reference.url)/params"]).body
-        #expect(expected.hasPrefix(#"{"version":400,"#))
+        #expect(expected.hasPrefix(#"{"version":800,"#))
 
         let servers = try (0..<2).map { _ in try ServerProcess(serverArguments) }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID())").path
@@ -60,7 +61,7 @@ import Glibc
         let last = try run(gradctl, command)
         #expect(last.status == 0, "\(last.stderr)")
         #expect(last.stdout.contains("resuming at epoch"), "\(last.stdout)")
-        #expect(last.stdout.contains("done: version 400"), "\(last.stdout)")
+        #expect(last.stdout.contains("done: version 800"), "\(last.stdout)")
         for server in servers {
             #expect(try curl(["-s", "\(server.url)/params"]).body == expected)
         }
@@ -71,9 +72,6 @@ import Glibc
         #expect(other.stderr.contains("holds a run with other options (batch 8 there, 16 here)"), "\(other.stderr)")
     }
 
-    /// A private run stopped and resumed spends, in all, the privacy of the steps it took: the
-    /// accountant's count is part of the record, so the ε printed at the end is that of the
-    /// whole run, and not that of the resumed part alone.
     /// Pipelined staleness keeps several steps in flight; a run killed then may find the servers
     /// up to that many steps past its last acknowledged one. The run folder lists them, so the same
     /// command goes on from where the servers are. (Stale steps depend on timing: no bit-for-bit reference.)
@@ -89,26 +87,30 @@ import Glibc
         let last = try run(gradctl, command)
         #expect(last.status == 0, "\(last.stderr)\n\(state)")
         #expect(last.stdout.contains("resuming at epoch"), "\(last.stdout)")
-        #expect(last.stdout.contains("done: version 400"), "\(last.stdout)")
-        #expect(version(server.url) == 400)
+        #expect(last.stdout.contains("done: version 800"), "\(last.stdout)")
+        #expect(version(server.url) == 800)
     }
 
+    /// A private run stopped and resumed spends, in all, the privacy of the steps it took: the
+    /// accountant's count is part of the record, so the ε printed at the end is that of the
+    /// whole run, and not that of the resumed part alone.
     @Test(.timeLimit(.minutes(3)))
     func aResumedPrivateRunCountsEveryStepOnce() throws {
         let server = try ServerProcess(serverArguments)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("private-run-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        // Four epochs of 50 steps, stopped at step 40: the watcher (a curl process every 10 ms) must
-        // see version 40 and signal before the run is over, even on a loaded machine.
-        let command = ["train", "--server", server.url, "--synthetic", "400", "--batch", "8", "--epochs", "4", "--reduce-sum",
+        // Four epochs of 250 steps, stopped at step 40: the watcher (a curl process every 10 ms) must
+        // see version 40 and signal before the run is over, even on a loaded machine. With 50 steps
+        // an epoch, a CI machine once finished all 200 before the signal; 1,000 steps take seconds.
+        let command = ["train", "--server", server.url, "--synthetic", "2000", "--batch", "8", "--epochs", "4", "--reduce-sum",
                        "--dp-clip", "1", "--dp-noise-multiplier", "1.3", "--dp-delta", "1e-4", "--run-dir", folder]
         let stopped = try interrupt(command, at: 40, with: SIGINT, watching: server.url)
         #expect(stopped.contains("run the same command again to resume"), "\(stopped)")
         let last = try run(gradctl, command)
         #expect(last.status == 0, "\(last.stderr)")
         #expect(last.stdout.contains("resuming at epoch"), "\(last.stdout)")
-        #expect(last.stdout.contains("done: version 200"), "\(last.stdout)")
-        let whole = PrivacyEpsilon.of(steps: 200, rate: 8.0 / 400, sigma: 1.3, delta: 1e-4)
+        #expect(last.stdout.contains("done: version 1000"), "\(last.stdout)")
+        let whole = PrivacyEpsilon.of(steps: 1000, rate: 8.0 / 2000, sigma: 1.3, delta: 1e-4)
         #expect(last.stdout.contains("epoch 4: ") && last.stdout.contains(String(format: "ε = %.4f", whole)), "\(last.stdout)")
     }
 }
