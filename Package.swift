@@ -50,8 +50,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
-        // What both command lines share: the token loader and the size-list option.
-        .target(name: "CommandSupport", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // What the command lines share: the token loader, the size-list option, the CPU quota and the allocator set up for large blocks.
+        .target(name: "CommandSupport", dependencies: ["CLinux", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "gradserve", dependencies: [
             "API", "HTTP", "Training", "Model", "Wire", "CommandSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

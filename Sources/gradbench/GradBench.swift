@@ -16,6 +16,7 @@ struct GradBench: AsyncParsableCommand {
 
     static func main() async {
         BLAS.configure()  // Before anything else: OpenBLAS's idle thread pool would spin on a core.
+        LargeBlocks.keep(oneArena: true)  // As in gradctl, whose client the remote benchmarks measure.
         await main(nil)
     }
 }

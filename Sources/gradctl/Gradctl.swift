@@ -14,6 +14,7 @@ struct Gradctl: AsyncParsableCommand {
 
     static func main() async {
         BLAS.configure()  // Before anything else: OpenBLAS's idle thread pool would spin on a core.
+        LargeBlocks.keep(oneArena: true)
         await main(nil)
     }
 }

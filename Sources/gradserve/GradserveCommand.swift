@@ -19,6 +19,7 @@ struct GradserveCommand: ParsableCommand {
 
     static func main() {
         BLAS.configure()  // Before anything else: OpenBLAS's idle thread pool would spin on a core.
+        LargeBlocks.keep(oneArena: false)
         main(nil)
     }
 

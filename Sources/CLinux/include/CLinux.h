@@ -1,7 +1,9 @@
-// Linux system calls that Glibc's Swift module does not expose: epoll, eventfd, accept4.
+// Linux system calls and glibc functions that Glibc's Swift module does not expose: epoll,
+// eventfd, accept4, mallopt.
 #ifndef CLINUX_H
 #define CLINUX_H
 
+#include <malloc.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
