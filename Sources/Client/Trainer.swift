@@ -518,15 +518,26 @@ public final class Trainer: Sendable {
 
     /// The parts' sums added in part order (so the total depends on the split, not on who
     /// answered first), and so are their loss sums.
-    public static func combine(_ answers: [GradientPartialSum], layout: ParameterLayout) -> Sums {
+    ///
+    /// The total starts as the first part's sum rather than as zeros: each sum was added up from
+    /// +0, so it holds no -0, and 0 + x is then x bit for bit. The first sum's storage becomes the
+    /// total's when the caller hands over its last reference (one server's single answer at a
+    /// large model: no 16.8 MB zero fill and no pass over it), and is copied otherwise.
+    public static func combine(_ answers: consuming [GradientPartialSum], layout: ParameterLayout) -> Sums {
         var lossSum = 0.0, samples = 0
-        var total = [Double](repeating: 0, count: layout.count)
+        for k in answers.indices {
+            lossSum += answers[k].lossSum
+            samples += answers[k].samples
+        }
+        guard !answers.isEmpty, answers[0].sum.count == layout.count else {
+            return ([Double](repeating: 0, count: layout.count), lossSum, samples)
+        }
+        var total = answers[0].sum
+        answers[0].sum = []
         total.withUnsafeMutableBufferPointer { total in
-            for answer in answers {
-                lossSum += answer.lossSum
-                samples += answer.samples
+            for k in answers.indices.dropFirst() {
                 // Plain loops over the storage, which the compiler turns into vector additions.
-                answer.sum.withUnsafeBufferPointer { sum in
+                answers[k].sum.withUnsafeBufferPointer { sum in
                     for i in 0..<min(sum.count, total.count) { total[i] += sum[i] }
                 }
             }

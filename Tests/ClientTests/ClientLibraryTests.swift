@@ -95,4 +95,35 @@ import Wire
         #expect(mean.map(\.bitPattern) == sums.map { Float($0 / 7).bitPattern })
         #expect(mean[1000].sign == .minus && mean[1002] == .infinity)
     }
+
+    /// The parts' sums are added in part order from zero, bit for bit, though the total starts as
+    /// the first part's storage; and the caller's answers keep their sums.
+    @Test func combinedSumsAreThePartsAddedInOrderFromZero() throws {
+        let layout = ParameterLayout([("w", [2, 3]), ("b", [2])])
+        var generator = SeededGenerator(seed: 5)
+        func part(_ values: [Float], loss: Double, samples: Int) throws -> GradientPartialSum {
+            let numbers = values.map { "\($0)" }
+            let json = #"{"version":3,"samples":\#(samples),"loss_sum":\#(loss),"gradient_sum":{"#
+                + #""w":{"shape":[2,3],"data":[\#(numbers[0..<6].joined(separator: ","))]},"#
+                + #""b":{"shape":[2],"data":[\#(numbers[6..<8].joined(separator: ","))]}}}"#
+            return try JSONReader.read(Array(json.utf8)) { try GradientPartialSum(reading: &$0, layout: layout) }
+        }
+        func values() -> [Float] { (0..<8).map { _ in Float.random(in: -1...1, using: &generator) * 1e-3 } }
+        // A later part with signed zeros, tiny and huge values, and a cancellation of the first
+        // part by the second: any other order or start of the additions shows.
+        var parts = try [part(values(), loss: 0.25, samples: 3), part(values(), loss: 0.5, samples: 2),
+                         part([-0.0, 0, -0.0, 1e-30, -1e-30, 3e38, 3e38, -0.0], loss: 0.125, samples: 1)]
+        parts[1].sum[0] = -parts[0].sum[0]
+        (parts[0].sum[1], parts[1].sum[1], parts[2].sum[1]) = (1e30, 1, -1e30)  // (1e30 + 1) - 1e30 = 0; in another order, 1
+        let kept = parts.map(\.sum)
+        for count in 1...3 {
+            let answers = Array(parts.prefix(count))
+            let total = Trainer.combine(answers, layout: layout)
+            let expected = (0..<8).map { i in answers.reduce(0.0) { $0 + $1.sum[i] } }
+            #expect(total.sum.map(\.bitPattern) == expected.map(\.bitPattern), "\(count) parts")
+            #expect(total.lossSum == answers.reduce(0.0) { $0 + $1.lossSum } && total.samples == [3, 5, 6][count - 1])
+            #expect(answers.map(\.sum) == kept.prefix(count).map { $0 }, "the caller's answers are left as they were")
+        }
+        #expect(Trainer.combine([], layout: layout).sum == [Double](repeating: 0, count: 8))
+    }
 }
