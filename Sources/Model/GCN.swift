@@ -129,7 +129,38 @@ public struct GCN: Network {
         }
     }
 
-    public func accumulateGradient(
+    /// Each sample's graph is its own: the samples run one by one, each into a zeroed row.
+    public func writeGradients(
+        of samples: [Sample], parameters: TensorSet,
+        into gradients: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) throws(ModelError) -> [Float] {
+        var losses: [Float] = []
+        losses.reserveCapacity(samples.count)
+        for (i, sample) in samples.enumerated() {
+            let row = gradients + i * layout.count
+            row.initialize(repeating: 0, count: layout.count)
+            let loss = accumulateGradient(of: sample, parameters: parameters, into: row, outputs: outputs + i * outputCount, scratch: scratch)
+            guard loss.isFinite, UnsafeBufferPointer(start: row, count: layout.count).allFinite else {
+                throw .nonFinite("samples[\(i)]: the loss or its gradient overflows Float32 at these parameters")
+            }
+            losses.append(loss)
+        }
+        return losses
+    }
+
+    /// One sample after another, each adding its gradient into the sum.
+    public func accumulateGradientSum(
+        of samples: [Sample], parameters: TensorSet,
+        into sum: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) -> [Float] {
+        samples.indices.map { i in
+            accumulateGradient(of: samples[i], parameters: parameters, into: sum, outputs: outputs + i * outputCount, scratch: scratch)
+        }
+    }
+
+    /// The loss of a validated sample, writing its K outputs and adding d loss / d parameter
+    /// into `gradient` (a vector of `layout.count` floats, laid out like the parameters).
+    func accumulateGradient(
         of sample: Sample, parameters: TensorSet,
         into gradient: UnsafeMutablePointer<Float>, outputs y: UnsafeMutablePointer<Float>, scratch: Scratch
     ) -> Float {

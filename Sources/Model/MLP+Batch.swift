@@ -65,4 +65,70 @@ extension MLP {
             return losses
         }
     }
+
+    /// The batch's gradients summed, with every matrix product batched: the forward pass and the
+    /// back-propagation as in `writeGradients`, and each layer's weight gradients summed over the
+    /// samples by one product dZᵀ A instead of an outer product per sample, so no sample's
+    /// gradient is ever held. Chunks of at most 32 samples, fewer when the layers are wide, keep
+    /// each scratch buffer under 2^21 floats (8 MB).
+    public func accumulateGradientSum(
+        of samples: [Sample], parameters: TensorSet,
+        into sum: UnsafeMutablePointer<Float>, outputs Y: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) -> [Float] {
+        let chunk = max(1, min(32, (1 << 21) / layers.reduce(0, +)))
+        var losses: [Float] = []
+        losses.reserveCapacity(samples.count)
+        for start in Swift.stride(from: 0, to: samples.count, by: chunk) {
+            let part = samples[start..<min(start + chunk, samples.count)]
+            losses += accumulateGradientSum(of: part, parameters, into: sum, outputs: Y + start * options.outputs, scratch)
+        }
+        return losses
+    }
+
+    private func accumulateGradientSum(
+        of samples: ArraySlice<Sample>, _ parameters: TensorSet,
+        into d: UnsafeMutablePointer<Float>, outputs Y: UnsafeMutablePointer<Float>, _ scratch: Scratch
+    ) -> [Float] {
+        let n = samples.count, k = options.outputs, activation = options.activation
+        let X = scratch.floats(.inputs, count: n * inputSize)
+        for (i, sample) in samples.enumerated() {
+            guard case .vector(let x) = sample.input else { preconditionFailure("validate(_:) first") }
+            x.withUnsafeBufferPointer { (X + i * inputSize).update(from: $0.baseAddress!, count: inputSize) }
+        }
+        func A(_ l: Int) -> UnsafeMutablePointer<Float> { l == 0 ? X : scratch.floats(.activations(layer: l), count: n * layers[l]) }
+        func dZ(_ l: Int) -> UnsafeMutablePointer<Float> { scratch.floats(.layerGradient(layer: l), count: n * layers[l]) }
+        func Z(_ l: Int) -> UnsafeMutablePointer<Float>? { preactivations(l, count: n * layers[l], scratch) }
+        let dY = scratch.floats(.outputGradient, count: n * k)
+
+        return parameters.storage.withUnsafeBufferPointer { p in
+            let p = p.baseAddress!
+            // Al = f(A(l-1) Wlᵀ + bl);  Y = An W(n+1)ᵀ (+ b(n+1))
+            for l in 1...depth {
+                let a = A(l), width = layers[l]
+                for i in 0..<n { (a + i * width).update(from: bias(l, p), count: width) }
+                BLAS.gemmTransposedB(m: n, n: width, k: layers[l - 1], A(l - 1), weights(l, p), beta: 1, a)
+                activation.apply(a, count: n * width, preactivation: Z(l))
+            }
+            let last = A(depth)
+            output.forwardBatch(last, rows: n, p, into: Y)
+            let losses = samples.indices.map { i in
+                let row = i - samples.startIndex
+                return options.loss.evaluate(Y + row * k, count: k, target: samples[i].target, gradient: dY + row * k)
+            }
+            // dW(n+1) += dYᵀ An;  db(n+1) += the rows of dY;  dAn = dY W(n+1)
+            output.accumulateWeightGradientSum(last, dY, rows: n, into: d)
+            output.inputGradientBatch(dY, rows: n, p, into: dZ(depth))
+            for l in Swift.stride(from: depth, through: 1, by: -1) {
+                let dz = dZ(l), width = layers[l], fanIn = layers[l - 1]
+                // dZl = dAl ⊙ f'(Zl);  dbl += the rows of dZl;  dWl += dZlᵀ A(l-1);  dA(l-1) = dZl Wl
+                activation.backpropagate(dz, count: n * width, activations: A(l), preactivations: Z(l))
+                addRows(dz, rows: n, columns: width, into: d + offset(ofBias: l))
+                BLAS.gemmTransposedA(m: width, n: fanIn, k: n, dz, A(l - 1), beta: 1, d + offset(ofWeights: l))
+                if l > 1 {
+                    BLAS.gemm(m: n, n: fanIn, k: width, dz, weights(l, p), beta: 0, dZ(l - 1))
+                }
+            }
+            return losses
+        }
+    }
 }

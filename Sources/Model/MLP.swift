@@ -70,23 +70,6 @@ public struct MLP: Network {
         }
     }
 
-    public func accumulateGradient(
-        of sample: Sample, parameters: TensorSet,
-        into gradient: UnsafeMutablePointer<Float>, outputs y: UnsafeMutablePointer<Float>, scratch: Scratch
-    ) -> Float {
-        guard case .vector(let x) = sample.input else { preconditionFailure("validate(_:) first") }
-        return parameters.storage.withUnsafeBufferPointer { p in
-            x.withUnsafeBufferPointer { x in
-                let (x, p) = (x.baseAddress!, p.baseAddress!)
-                let last = forward(x, p, scratch, into: y)
-                let dy = scratch.floats(.outputGradient, count: options.outputs)
-                let loss = options.loss.evaluate(y, count: options.outputs, target: sample.target, gradient: dy)
-                backward(x, last, dy: dy, p, gradient, scratch)
-                return loss
-            }
-        }
-    }
-
     // MARK: One sample
 
     func weights(_ l: Int, _ base: UnsafePointer<Float>) -> UnsafePointer<Float> { base + layout.entries[2 * (l - 1)].offset }
@@ -114,29 +97,5 @@ public struct MLP: Network {
         }
         output.forward(input, p, into: y)
         return input
-    }
-
-    private func backward(_ x: UnsafePointer<Float>, _ last: UnsafePointer<Float>, dy: UnsafePointer<Float>,
-                          _ p: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ scratch: Scratch) {
-        // dW(n+1) += dy anᵀ;  d an = W(n+1)ᵀ dy
-        output.accumulateWeightGradient(last, dy, into: d)
-        var dz = scratch.floats(.layerGradient(layer: depth), count: layers[depth])
-        output.inputGradient(dy, p, into: dz)
-        for l in stride(from: depth, through: 1, by: -1) {
-            let a = UnsafePointer(scratch.floats(.activations(layer: l), count: layers[l]))
-            let input = l == 1 ? x : UnsafePointer(scratch.floats(.activations(layer: l - 1), count: layers[l - 1]))
-            // dzl = d al ⊙ f'(zl);  dbl += dzl;  dWl += dzl a(l-1)ᵀ
-            options.activation.backpropagate(dz, count: layers[l], activations: a,
-                                             preactivations: preactivations(l, count: layers[l], scratch))
-            let db = d + offset(ofBias: l)
-            for i in 0..<layers[l] { db[i] += dz[i] }
-            BLAS.ger(rows: layers[l], columns: layers[l - 1], dz, input, d + offset(ofWeights: l))
-            // d a(l-1) = Wlᵀ dzl
-            if l > 1 {
-                let next = scratch.floats(.layerGradient(layer: l - 1), count: layers[l - 1])
-                BLAS.gemvTransposed(rows: layers[l], columns: layers[l - 1], weights(l, p), dz, beta: 0, next)
-                dz = next
-            }
-        }
     }
 }

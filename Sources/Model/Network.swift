@@ -18,22 +18,22 @@ public protocol Network: Sendable {
     /// Writes the K outputs of a validated input.
     func output(for input: Input, parameters: TensorSet, into outputs: UnsafeMutablePointer<Float>, scratch: Scratch)
 
-    /// The loss of a validated sample, writing its K outputs and adding d loss / d parameter
-    /// into `gradient` (a vector of `layout.count` floats, laid out like the parameters).
-    func accumulateGradient(
-        of sample: Sample, parameters: TensorSet,
-        into gradient: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<Float>, scratch: Scratch
-    ) -> Float
-
     /// Writes (not adds) the gradient of each validated sample into its row of `gradients`
     /// (`samples.count x layout.count`, uninitialized) and its outputs into its row of
     /// `outputs` (`samples.count x K`), and returns the losses. Throws when a loss or gradient
-    /// is not finite. A network may batch the work across samples here; the default runs
-    /// `accumulateGradient` on zeroed rows.
+    /// is not finite. A network batches the work across samples here where it can.
     func writeGradients(
         of samples: [Sample], parameters: TensorSet,
         into gradients: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<Float>, scratch: Scratch
     ) throws(ModelError) -> [Float]
+
+    /// Adds the validated samples' gradients, summed, into `sum` (`layout.count` floats, laid out
+    /// like the parameters), writes their outputs into their rows of `outputs`
+    /// (`samples.count x K`), and returns the losses; the caller checks that all are finite.
+    func accumulateGradientSum(
+        of samples: [Sample], parameters: TensorSet,
+        into sum: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<Float>, scratch: Scratch
+    ) -> [Float]
 }
 
 extension Network {
@@ -87,24 +87,6 @@ extension Network {
         }
     }
 
-    public func writeGradients(
-        of samples: [Sample], parameters: TensorSet,
-        into gradients: UnsafeMutablePointer<Float>, outputs: UnsafeMutablePointer<Float>, scratch: Scratch
-    ) throws(ModelError) -> [Float] {
-        var losses: [Float] = []
-        losses.reserveCapacity(samples.count)
-        for (i, sample) in samples.enumerated() {
-            let row = gradients + i * layout.count
-            row.initialize(repeating: 0, count: layout.count)
-            let loss = accumulateGradient(of: sample, parameters: parameters, into: row, outputs: outputs + i * outputCount, scratch: scratch)
-            guard loss.isFinite, UnsafeBufferPointer(start: row, count: layout.count).allFinite else {
-                throw .nonFinite("samples[\(i)]: the loss or its gradient overflows Float32 at these parameters")
-            }
-            losses.append(loss)
-        }
-        return losses
-    }
-
     /// The per-sample losses and outputs, with the gradients summed over the samples
     /// (what a server sends when asked for a partial sum).
     public func gradientSum(of samples: [Sample], parameters: TensorSet, scratch: Scratch = Scratch()) throws(ModelError) -> (results: SampleResults, sum: TensorSet) {
@@ -115,10 +97,8 @@ extension Network {
         var outputs = [Float](repeating: 0, count: samples.count * k)
         let losses = sum.storage.withUnsafeMutableBufferPointer { storage in
             outputs.withUnsafeMutableBufferPointer { outputs in
-                samples.indices.map { i in
-                    accumulateGradient(of: samples[i], parameters: parameters, into: storage.baseAddress!,
-                                       outputs: outputs.baseAddress! + i * k, scratch: scratch)
-                }
+                accumulateGradientSum(of: samples, parameters: parameters, into: storage.baseAddress!,
+                                      outputs: outputs.baseAddress!, scratch: scratch)
             }
         }
         if let bad = losses.firstIndex(where: { !$0.isFinite }) {

@@ -86,6 +86,12 @@ struct OutputLayer: Sendable {
         if let biasOffset { for k in 0..<outputs { d[biasOffset + k] += dy[k] } }
     }
 
+    /// dW += dYᵀ A and db += the sum of dY's rows, over `n` rows, into the gradient vector `d`.
+    func accumulateWeightGradientSum(_ a: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows n: Int, into d: UnsafeMutablePointer<Float>) {
+        BLAS.gemmTransposedA(m: outputs, n: width, k: n, dy, a, beta: 1, d + weightOffset)
+        if let biasOffset { addRows(dy, rows: n, columns: outputs, into: d + biasOffset) }
+    }
+
     /// dW = dy aᵀ and db = dy, written (not added) into one sample's gradient row `d`.
     func writeWeightGradient(_ a: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, into d: UnsafeMutablePointer<Float>) {
         writeOuter(dy, count: outputs, a, count: width, into: d + weightOffset)
@@ -113,6 +119,14 @@ struct OutputLayer: Sendable {
         } else {
             BLAS.gemm(m: n, n: width, k: outputs, dy, w, beta: 0, da)
         }
+    }
+}
+
+/// sum += each of the `rows` rows of `m`, in row order.
+func addRows(_ m: UnsafePointer<Float>, rows: Int, columns: Int, into sum: UnsafeMutablePointer<Float>) {
+    for r in 0..<rows {
+        let row = m + r * columns
+        for c in 0..<columns { sum[c] += row[c] }
     }
 }
 

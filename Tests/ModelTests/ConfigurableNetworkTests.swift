@@ -51,7 +51,7 @@ import Testing
         let batched = try mlp.gradients(of: [sample], parameters: parameters)
         let (results, sum) = try mlp.gradientSum(of: [sample], parameters: parameters)
         let flat = reference.flat
-        for (path, gradient) in [("batched ", batched.gradient(0)), ("one-sample ", sum)] {
+        for (path, gradient) in [("batched ", batched.gradient(0)), ("sum ", sum)] {
             expectMatchesCentralDifferences(gradient, bounds: bounds, at: flat, path) { moved in
                 reference.flat = moved
                 return reference.loss(x, sample.target)
@@ -60,6 +60,16 @@ import Testing
         reference.flat = flat
         expectWithinRounding(batched.results.outputs + results.outputs, reference.outputs(x) * 2) { "output \($0)" }
         expectWithinRounding(batched.results.losses + results.losses, [reference.loss(x, sample.target)] * 2) { "loss \($0)" }
+
+        // Three samples summed (the sum's products and row sums over several rows): within the
+        // bound of a sum in any order of the reference's per-sample gradients.
+        let three = [sample] + (0..<2).map { _ in
+            Sample(.vector((0..<3).map { _ in Float.random(in: -1..<1, using: &generator) }),
+                   target: Self.target(for: c.loss, outputs: c.outputs, using: &generator))
+        }
+        let perSample = three.map { reference.lossGradient($0.input.vector, $0.target) }
+        let (_, threeSum) = try mlp.gradientSum(of: three, parameters: parameters)
+        expectWithinRounding(threeSum.storage, perSample[0].indices.map { i in Rounded.sum(perSample.map { $0[i] }) }) { "sum of three, flat index \($0)" }
     }
 
     @Test(arguments: cases)

@@ -86,15 +86,16 @@ extension Input {
 }
 
 @Suite struct BatchedPathTests {
-    /// The batched per-sample path (matrix products over the batch) and the one-sample path
-    /// that `gradientSum` uses each stay within their rounding bounds of the reference: two
+    /// The batched per-sample path (matrix products over the batch) and the batched sum that
+    /// `gradientSum` uses (weight gradients summed by one product per layer, in chunks of 32
+    /// samples: 70 make three) each stay within their rounding bounds of the reference: two
     /// implementations that add in different orders, checked against one analysis.
-    @Test(arguments: [[3, 3, 3], [5, 7, 4], [33, 17, 9]])
-    func batchedPerSampleGradientsAndTheOneSamplePathSumAgreeWithTheReference(layers: [Int]) throws {
+    @Test(arguments: [([3, 3, 3], 9), ([5, 7, 4], 70), ([33, 17, 9], 9)])
+    func batchedPerSampleGradientsAndTheBatchedSumAgreeWithTheReference(layers: [Int], count: Int) throws {
         let mlp = try MLP(layers: layers)
         let parameters = mlp.makeParameters(.glorot, seed: 21)
         var generator = SeededGenerator(seed: 4)
-        let samples = (0..<9).map { _ in randomSample(dimension: layers[0], using: &generator) }
+        let samples = (0..<count).map { _ in randomSample(dimension: layers[0], using: &generator) }
         let batch = try mlp.gradients(of: samples, parameters: parameters)
         let (results, sum) = try mlp.gradientSum(of: samples, parameters: parameters)
         let reference = ReferenceMLP(parameters, layers: layers)
@@ -102,12 +103,12 @@ extension Input {
         for (s, sample) in samples.enumerated() {
             expectWithinRounding(batch.gradient(s).storage, reference.lossGradient(sample.input.vector, sample.target.scalar)) { "sample \(s), flat index \($0)" }
         }
-        // The one-sample path accumulates the samples' gradients in Float32: the reference's sum
-        // carries that accumulation's bound on top of each sample's.
+        // The sum adds the samples' gradients in Float32, in some order: the reference's sum
+        // carries the bound of a sum in any order on top of each sample's.
         let referenceSum = reference.lossGradientSum(samples.map(\.input.vector), samples.map(\.target.scalar))
         expectWithinRounding(sum.storage, referenceSum) { "sum, flat index \($0)" }
         let losses = samples.map { reference.loss($0.input.vector, $0.target.scalar) }
-        expectWithinRounding(results.losses, losses) { "one-sample path, loss \($0)" }
+        expectWithinRounding(results.losses, losses) { "sum path, loss \($0)" }
         expectWithinRounding(batch.results.losses, losses) { "batched path, loss \($0)" }
     }
 }
