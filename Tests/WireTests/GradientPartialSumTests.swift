@@ -31,6 +31,20 @@ import Testing
         #expect(totals.sum == [1, 2, 3])
     }
 
+    /// The first block of gradients is read as the sum instead of added to zeros: it must still
+    /// be what adding to zeros gives, -0 turned to +0, in both forms and whatever the key order.
+    @Test func theFirstGradientsAreReadAsAddedToZero() throws {
+        let summed = try read(#"{"version": 1, "samples": 1, "loss_sum": 1, "gradient_sum": {"b": {"shape": [1], "data": [-0.0]}, "w": {"shape": [2], "data": [-0.0, -1e-45]}}}"#)
+        #expect(summed.sum.map(\.bitPattern) == [0, (-1e-45 as Float).bitPatternAsDouble, 0])
+        let perSample = try read(#"""
+        {"version": 1, "results": [
+          {"loss": 1, "gradients": {"w": {"shape": [2], "dtype": "float32", "b64": "AAAAgAAAAIA="}, "b": {"shape": [1], "data": [-0.0]}}},
+          {"loss": 1, "gradients": {"w": {"shape": [2], "data": [-0.0, 2]}, "b": {"shape": [1], "data": [-0.0]}}}
+        ]}
+        """#)
+        #expect(perSample.sum.map(\.bitPattern) == [0, Double(2).bitPattern, 0])
+    }
+
     @Test(arguments: [
         (#"{"version": 1, "results": [{"loss": 1, "gradients": {"w": {"shape": [2], "data": [1, 2]}}}]}"#, "expected every parameter (w, b), got 1 of 2"),
         (#"{"version": 1, "results": [{"loss": 1, "gradients": {"w": {"shape": [2], "data": [1, 2]}, "b": {"shape": [1], "data": [1]}, "c": {"shape": [1], "data": [1]}}}]}"#, "not a parameter of this model (expected one of w, b)"),
@@ -48,4 +62,9 @@ import Testing
             try read(#"{"version": 1, "results": [{"loss": 1, "gradients": {"w": {"shape": [3], "data": [1, 2, 3]}, "b": {"shape": [1], "data": [1]}}}]}"#)
         }
     }
+}
+
+extension Float {
+    /// The bits of this Float32 value as a Float64.
+    var bitPatternAsDouble: UInt64 { Double(self).bitPattern }
 }
