@@ -329,7 +329,7 @@ public final class Trainer: Sendable {
                     mean = TensorSet(layout: layout, storage: privacy.noisyMean(gradients.sum, expectedBatch: options.batchSize, random: &random))
                     position.privateSteps = (position.privateSteps ?? 0) + 1
                 } else {
-                    mean = TensorSet(layout: layout, storage: Self.mean(gradients.sum, count: batch.count))
+                    mean = TensorSet(layout: layout, meanOf: gradients.sum, count: batch.count)
                 }
                 position.send(lossSum: gradients.lossSum)
                 report(.position(position))
@@ -543,25 +543,6 @@ public final class Trainer: Sendable {
             }
         }
         return (total, lossSum, samples)
-    }
-
-    /// Each value over `count`, in Float64, then rounded to Float32: a batch's mean gradient. A
-    /// plain loop over the storage, which the compiler turns into vector divisions (same values).
-    /// When `count` is a power of two (batches of 8 or 32), its reciprocal is exact and x · (1/n)
-    /// is the same real number as x / n, so rounds the same: a multiplication, at a fraction of a
-    /// division's cost, gives the same bits.
-    public static func mean(_ sum: [Double], count: Int) -> [Float] {
-        let n = Double(count), reciprocal = 1 / n, powerOfTwo = count > 0 && count & (count - 1) == 0
-        return [Float](unsafeUninitializedCapacity: sum.count) { mean, initialized in
-            sum.withUnsafeBufferPointer { sum in
-                if powerOfTwo {
-                    for i in 0..<sum.count { mean[i] = Float(sum[i] * reciprocal) }
-                } else {
-                    for i in 0..<sum.count { mean[i] = Float(sum[i] / n) }
-                }
-            }
-            initialized = sum.count
-        }
     }
 
     /// The sum of the batch's per-sample gradients (each clipped to `clipNorm` by the servers when

@@ -75,7 +75,7 @@ struct StepCost: ParsableCommand {
             let step = try JSONReader.read(answer) { try StepResponse(reading: &$0, layout: layout) }
             // The parts' sums added and averaged as the trainer does.
             let total = Trainer.combine(step.parts, layout: layout)
-            let next = TensorSet(layout: layout, storage: total.sum.map { Float($0 / Double(total.samples)) })
+            let next = TensorSet(layout: layout, meanOf: total.sum, count: total.samples)
             var writer = JSONWriter()
             writer.stepRequest(gradients: EncodedTensors(next, format: format), version: step.state.version, parts: samples, reduce: .sum, format: format,
                                perSampleClipNorm: nil, results: .sum)
