@@ -529,16 +529,15 @@ public final class Trainer: Sendable {
             lossSum += answers[k].lossSum
             samples += answers[k].samples
         }
-        guard !answers.isEmpty, answers[0].sum.count == layout.count else {
-            return ([Double](repeating: 0, count: layout.count), lossSum, samples)
-        }
+        guard !answers.isEmpty else { return ([Double](repeating: 0, count: layout.count), lossSum, samples) }
+        precondition(answers.allSatisfy { $0.sum.count == layout.count }, "sums laid out by the layout")
         var total = answers[0].sum
         answers[0].sum = []
         total.withUnsafeMutableBufferPointer { total in
             for k in answers.indices.dropFirst() {
                 // Plain loops over the storage, which the compiler turns into vector additions.
                 answers[k].sum.withUnsafeBufferPointer { sum in
-                    for i in 0..<min(sum.count, total.count) { total[i] += sum[i] }
+                    for i in 0..<total.count { total[i] += sum[i] }
                 }
             }
         }
