@@ -213,9 +213,25 @@ public final class Trainer: Sendable {
             let starts = Array(stride(from: 0, to: order.count, by: options.batchSize))
             let remaining = Array(starts.dropFirst(position.batch))
             // A step's batch: a slice of the shuffled order, or for private training a Poisson sample.
+            var drawnAhead: (start: Int, batch: [EncodedSample])?
             func draw(_ batchStart: Int) -> [EncodedSample] {
                 if privacy != nil { return random.poissonSample(count: data.samples.count, rate: rate).map { encoded[$0] } }
+                if let drawn = drawnAhead, drawn.start == batchStart { return drawn.batch }
                 return order[batchStart..<min(batchStart + options.batchSize, order.count)].map { encoded[$0] }
+            }
+            // The shuffled batch after the one being sent, drawn a step early with its bytes asked into
+            // the caches (`EncodedSample.prefetch`), so that the next request copies them from there;
+            // and the entries of the batch after it, so that drawing it then finds them there. (A
+            // private run's Poisson samples are drawn when used: they take from its random stream.)
+            func drawAhead(_ batchIndex: Int) {
+                guard privacy == nil, batchIndex < remaining.count else { return }
+                let batch = draw(remaining[batchIndex])
+                batch.forEach { $0.prefetch() }
+                drawnAhead = (remaining[batchIndex], batch)
+                if batchIndex + 1 < remaining.count {
+                    let start = remaining[batchIndex + 1]
+                    EncodedSample.prefetch(order[start..<min(start + options.batchSize, order.count)], of: encoded)
+                }
             }
             // The next batch and, with one round trip per step, its gradients, computed by the step before.
             var upcoming: (batch: [EncodedSample], gradients: Sums?)?
@@ -337,6 +353,7 @@ public final class Trainer: Sendable {
                     // The step lands on version v + (steps in flight); it computes the batch K + 1 after its own.
                     let later = index + staleness + 1
                     let next = later < remaining.count ? (later, draw(remaining[later])) : nil
+                    drawAhead(later + 1)
                     inFlight.append(sendStep(mean, index: index, batchStart: batchStart, gradients: gradients, base: base,
                                              ifVersion: position.version + inFlight.count, next: next, layout: layout,
                                              clipNorm: privacy?.clipNorm, on: replicas))
@@ -345,6 +362,7 @@ public final class Trainer: Sendable {
                 }
                 let version: Int, learningRate: Float?
                 let following = index + 1 < remaining.count && staleness == 0 ? draw(remaining[index + 1]) : nil
+                if staleness == 0 { drawAhead(index + 2) }
                 if staleness > 0 {
                     (version, learningRate) = try await replicas.apply(mean, baseVersion: base, format: options.tensorFormat)
                 } else if options.oneRoundTrip, let following, !following.isEmpty {

@@ -1,3 +1,4 @@
+import CSIMD
 import Model
 
 extension JSONReader {
@@ -192,6 +193,20 @@ public struct EncodedSample: Sendable {
     }
 
     private init(bytes: ArraySlice<UInt8>) { self.bytes = bytes }
+
+    /// Asks the CPU to bring its bytes into the caches, without waiting (a hint). A batch drawn at
+    /// random from a large data set misses the caches once per sample, and a request copies its
+    /// samples one after another, each copy waiting for its miss; asked for ahead, the misses overlap.
+    public func prefetch() {
+        bytes.withUnsafeBufferPointer { csimd_prefetch($0.baseAddress, $0.count) }
+    }
+
+    /// The same for the entries `indices` of `samples` (where their bytes are, not the bytes).
+    public static func prefetch(_ indices: some Sequence<Int>, of samples: [EncodedSample]) {
+        samples.withUnsafeBufferPointer { all in
+            for i in indices where all.indices.contains(i) { csimd_prefetch(all.baseAddress! + i, MemoryLayout<EncodedSample>.stride) }
+        }
+    }
 
     /// Every sample, written into one shared buffer.
     public static func encoding(_ samples: [Sample], format: TensorFormat = .numbers) -> [EncodedSample] {

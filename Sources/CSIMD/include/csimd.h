@@ -18,6 +18,14 @@ typedef float csimd_float8 __attribute__((ext_vector_type(8)));
 /// The square root of each lane; imported into Swift as taking and returning SIMD8<Float>.
 static inline csimd_float8 csimd_sqrt8(csimd_float8 x) { return __builtin_elementwise_sqrt(x); }
 
+/// Asks the CPU to bring `count` bytes at `bytes` into its caches, without waiting for them: a hint
+/// (a no-op where the compiler has none), never a fault, whatever the address.
+static inline void csimd_prefetch(const void *bytes, long count) {
+    const char *p = (const char *)bytes;
+    for (long i = 0; i < count; i += 64) __builtin_prefetch(p + i, 0, 3);
+    if (count > 0) __builtin_prefetch(p + count - 1, 0, 3);
+}
+
 #if defined(__x86_64__)
 /// Whether this CPU runs AVX2 (checked once).
 bool csimd_has_avx2(void);
