@@ -4,11 +4,13 @@
 # a namespace of its own (nothing is built in the root namespace's network), and its gradserve is
 # held to a quarter of a core by a cgroup (cpu.cfs_quota_us). The client host is not limited.
 # Everything it made is removed on exit, whatever happens. Usage (as root):
-#   bench/cluster.sh MOLECULES_DIR EPOCHS   prints one JSON line per host count (ROUNDS=5 rounds, medians;
-#   EPOCHS at least 2, the first not counted)
+#   bench/cluster.sh MOLECULES_DIR EPOCHS [BATCH ...]   prints one JSON line per batch size (default 32,
+#   gradctl's) and host count (ROUNDS=5 rounds, medians; EPOCHS at least 2, the first not counted)
 set -euo pipefail
 data=$1
 epochs=${2:-2}
+batches=("${@:3}")
+[ ${#batches[@]} -gt 0 ] || batches=(32)
 bin=${BIN:-.build/release}
 prefix="gsb$$"
 cgroups=/sys/fs/cgroup/cpu
@@ -62,28 +64,33 @@ start_host() {
 # each count's figure is the median of its rounds (a single run moved from 2.6x to 3.6x at 4 hosts).
 declare -A rates
 for round in $(seq "${ROUNDS:-5}"); do
+  for batch in "${batches[@]}"; do
     for count in 1 2 4; do
         for h in $(seq "$count"); do start_host "$h"; done
         servers=()
         for h in $(seq "$count"); do servers+=(--server "http://198.18.0.$((10 + h)):8080"); done
-        # gradctl's defaults: partial sums, the compact form, one /step per server and step. The rate is
+        # gradctl's defaults (partial sums, the compact form, one /step per server and step) at each batch
+        # size, the first gradctl's own default: a batch is split evenly over the hosts. The rate is
         # that of epochs 2 to N together (their samples over their time; the first warms up). A short
         # window reads the quota coarsely: at 4 hosts an epoch lasts about 3 of the cgroup's 100 ms
         # periods, so one epoch's rate moves with how many periods' quota it happens to span.
-        rates[$count]+=" $(ip netns exec "$prefix-c" "$bin/gradctl" train "${servers[@]}" --data "$data/train.jsonl" --epochs "$epochs" ${GRADCTL_OPTIONS:-} \
+        rates[$batch-$count]+=" $(ip netns exec "$prefix-c" "$bin/gradctl" train "${servers[@]}" --data "$data/train.jsonl" --epochs "$epochs" --batch "$batch" \
             | awk '/: mean loss/ && ++e > 1 { for (i = 2; i <= NF; i++) if ($i == "samples/s,") t += 1 / $(i - 1) } END { printf "%.0f", (e - 1) / t }')"
         kill "${pids[@]}" 2>/dev/null || true
         wait "${pids[@]}" 2>/dev/null || true
         pids=()
     done
+  done
 done
-for count in 1 2 4; do
-    median=$(echo "${rates[$count]}" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-    # The hosts' throttled periods over all rounds (cgroup v1 cpu controller), to show that the limit held.
+for batch in "${batches[@]}"; do
+  for count in 1 2 4; do
+    median=$(echo "${rates[$batch-$count]}" | tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    # The hosts' throttled periods over all rounds and batch sizes (cgroup v1 cpu controller), to show that the limit held.
     throttled=0
     for h in $(seq "$count"); do
         throttled=$((throttled + $(awk '$1 == "nr_throttled" {print $2}' "$cgroups/$prefix-h$h/cpu.stat")))
     done
-    runs=$(echo ${rates[$count]} | tr ' ' ',')
-    echo "{\"bench\": \"cluster\", \"hosts\": $count, \"cpu_per_host\": 0.25, \"epochs\": $epochs, \"samples_per_s\": $median, \"runs\": [$runs], \"throttled_periods\": $throttled}"
+    runs=$(echo ${rates[$batch-$count]} | tr ' ' ',')
+    echo "{\"bench\": \"cluster\", \"batch\": $batch, \"hosts\": $count, \"cpu_per_host\": 0.25, \"epochs\": $epochs, \"samples_per_s\": $median, \"runs\": [$runs], \"throttled_periods\": $throttled}"
+  done
 done

@@ -153,14 +153,20 @@ def main(path):
             w(f"| {name} | {r['seconds']:.1f} | {cells} | {r['best_mae']:.4f} |")
         ratios = [f"{o / t:.2f}x at MAE ≤ {k}" for (k, o), t in zip(ours["seconds_to_mae"].items(), tf["seconds_to_mae"].values()) if o and t]
         w(f"\ngradserve's time over TensorFlow's: {ours['seconds'] / tf['seconds']:.2f}x for the whole run" + (", " + ", ".join(ratios) if ratios else "") + ".")
-    cluster = sorted(by("cluster"), key=lambda r: r["hosts"])
-    if cluster:
-        w(f"\n### Over hosts: the graph model on the molecules, {cluster[0]['epochs']} epochs, one gradctl with its defaults\n")
-        w("Each host is a network namespace (198.18.0.0/24, linked by a bridge in a namespace of its own) whose gradserve is held "
-          "to a quarter of a core by a cgroup; the client host is not limited (bench/cluster.sh). The host counts ran in "
-          f"{len(cluster[0].get('runs', [0]))} interleaved rounds; each figure is the median of its rounds. A run's figure "
-          "is the rate of its epochs after the first, together (a single epoch at 4 hosts spans only about three of the "
-          "cgroup's 100 ms periods).\n")
+    clusters = {}
+    for r in sorted(by("cluster"), key=lambda r: r["hosts"]):
+        clusters.setdefault(r.get("batch", 32), []).append(r)
+    for batch, cluster in sorted(clusters.items()):
+        if batch == 32:
+            w(f"\n### Over hosts: the graph model on the molecules, {cluster[0]['epochs']} epochs, one gradctl with its defaults\n")
+            w("Each host is a network namespace (198.18.0.0/24, linked by a bridge in a namespace of its own) whose gradserve is held "
+              "to a quarter of a core by a cgroup; the client host is not limited (bench/cluster.sh). The host counts ran in "
+              f"{len(cluster[0].get('runs', [0]))} interleaved rounds; each figure is the median of its rounds. A run's figure "
+              "is the rate of its epochs after the first, together (a single epoch at 4 hosts spans only about three of the "
+              "cgroup's 100 ms periods).\n")
+        else:
+            w(f"\nThe same with batches of {batch} instead of gradctl's 32, in the same rounds: each host's share of a step "
+              f"is {batch // 4} samples at 4 hosts instead of 8, against the same fixed cost per request.\n")
         w("| hosts | samples/s (median) | every round | speed-up: of the medians | speed-up: median of each round's own |")
         w("|---:|---:|---|---:|---:|")
         single = cluster[0].get("runs", [cluster[0]["samples_per_s"]])
@@ -171,9 +177,10 @@ def main(path):
             own = sorted(x / y for x, y in zip(runs, single))
             w(f"| {r['hosts']} | {f(r['samples_per_s'])} | {rounds} | {r['samples_per_s'] / cluster[0]['samples_per_s']:.2f}x "
               f"| {own[(len(own) - 1) // 2]:.2f}x |")
-        w(f"\nThe one-host runs ranged from {f(min(single))} to {f(max(single))} samples/s ({max(single) / min(single) - 1:.0%} apart), "
-          "so the two speed-ups can differ: the second divides runs of one round, made within a minute of each other, "
-          "instead of medians gathered over the whole bench.")
+        if batch == 32:
+            w(f"\nThe one-host runs ranged from {f(min(single))} to {f(max(single))} samples/s ({max(single) / min(single) - 1:.0%} apart), "
+              "so the two speed-ups can differ: the second divides runs of one round, made within a minute of each other, "
+              "instead of medians gathered over the whole bench.")
 
     remote = by("remote")
     big = [r for r in remote if r["layers"] == "256,256,256" and r["samples"] == 32]

@@ -157,7 +157,7 @@ fi
 
 if [ -f "$molecules/train.jsonl" ] && [ "$(id -u)" = 0 ]; then
     note "4b. the graph model over 1, 2 and 4 test hosts, a quarter core each"
-    bench/cluster.sh "$molecules" 8 | record
+    bench/cluster.sh "$molecules" 8 32 128 | record
 fi
 
 if [ -f "$molecules/train.jsonl" ]; then
