@@ -29,18 +29,24 @@ final class APIContext: Sendable {
         let response: HTTPResponse
         do {
             response = try work()
-        } catch let error as ModelError {
-            // The model names a sample's parts in its own terms; the client sees its JSON fields.
-            response = error.withWireNames.response()
-        } catch let error as any HTTPResponseError {
-            response = error.response()
         } catch {
-            logger.error("unexpected error", metadata: ["path": "\(request.head.path)", "error": "\(error)"])
-            response = APIError(.internalServerError, code: "internal_error", message: "internal error").response()
+            response = clientError(error, path: String(request.head.path)).response()
         }
         if !response.isDeferred {
             metrics.record(path: metrics.label(for: request.head.path), status: response.status.code, duration: ContinuousClock.now - started)
         }
         return response
+    }
+
+    /// What the client is told of `error`, thrown while answering a request for `path`.
+    func clientError(_ error: any Error, path: String) -> any HTTPResponseError {
+        switch error {
+        // The model names a sample's parts in its own terms; the client sees its JSON fields.
+        case let error as ModelError: return error.withWireNames
+        case let error as any HTTPResponseError: return error
+        default:
+            logger.error("unexpected error", metadata: ["path": "\(path)", "error": "\(error)"])
+            return APIError(.internalServerError, code: "internal_error", message: "internal error")
+        }
     }
 }

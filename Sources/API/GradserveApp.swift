@@ -23,6 +23,7 @@ public final class GradserveApp: HTTPHandler {
         router.add("POST", "/gradients", GradientsEndpoint())
         router.add("POST", "/apply", ApplyEndpoint())
         router.add("POST", "/step", StepEndpoint())
+        router.add("POST", "/steps", StepsEndpoint())
         router.add("GET", "/metrics", MetricsEndpoint())
         router.add("GET", "/checkpoint", GetCheckpointEndpoint())
         router.add("PUT", "/checkpoint", PutCheckpointEndpoint())

@@ -100,6 +100,40 @@ public struct GradClient: Sendable {
         return try await call("POST", "/step", body: writer.bytes, retry: false) { try StepResponse(reading: &$0, layout: layout) }
     }
 
+    /// One step of `/steps`: a mean computed at `baseVersion`, landing on `ifVersion`, and the parts
+    /// of a later batch to compute at the version it makes.
+    public struct PipelinedStep: Sendable {
+        public var gradients: EncodedTensors
+        public var baseVersion: Int
+        public var ifVersion: Int
+        public var parts: [[EncodedSample]]
+
+        public init(gradients: EncodedTensors, baseVersion: Int, ifVersion: Int, parts: [[EncodedSample]]) {
+            self.gradients = gradients
+            self.baseVersion = baseVersion
+            self.ifVersion = ifVersion
+            self.parts = parts
+        }
+    }
+
+    /// `/steps`: several pipelined steps in one round trip, landed in order (their `ifVersion`s
+    /// consecutive), each answered as `/step` answers it. Not retried, as `/step` is not.
+    public func steps(_ steps: [PipelinedStep], reduce: Reduction, format: TensorFormat, clipNorm: Float?,
+                      layout: ParameterLayout) async throws -> [StepResponse] {
+        let size = steps.reduce(0) { $0 + $1.gradients.bytes.count + $1.parts.reduce(0) { $0 + $1.reduce(0) { $0 + $1.bytes.count + 1 } + 2 } + 256 }
+        var writer = JSONWriter(capacity: size + 16)
+        writer.object { w in
+            w.key("steps")
+            w.array { w in
+                for step in steps {
+                    w.stepRequest(gradients: step.gradients, version: step.baseVersion, ifVersion: step.ifVersion, parts: step.parts,
+                                  reduce: reduce, format: format, perSampleClipNorm: clipNorm, results: Self.resultsForm(reduce))
+                }
+            }
+        }
+        return try await call("POST", "/steps", body: writer.bytes, retry: false) { try StepsResponse(reading: &$0, layout: layout) }.steps
+    }
+
     /// What a `GradientPartialSum` needs with each reduction: per-sample gradients come inside
     /// per-sample results; a sum needs only the count and loss sum.
     static func resultsForm(_ reduce: Reduction) -> ResultsForm { reduce == .sum ? .sum : .perSample }

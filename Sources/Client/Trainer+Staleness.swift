@@ -15,51 +15,72 @@ import Wire
 /// With `/apply` (two round trips) the gradients of the next K batches are asked for while each
 /// step lands, and each step is applied at the oldest version its parts were computed at.
 extension Trainer {
-    /// A step in flight: one batch's mean sent to every live replica to land on `ifVersion`, with
-    /// the parts of a later batch to compute at the version it makes.
-    struct SentStep {
+    /// A step ready to go: one batch's mean, to land on `ifVersion` on every live replica, with the
+    /// later batch whose gradients it computes at the version it makes.
+    struct PipelinedStep {
         var index: Int
         var batchStart: Int
+        var mean: TensorSet
         var gradients: Sums
         var base: Int
         var ifVersion: Int
-        var next: (index: Int, batch: [EncodedSample], parts: [[EncodedSample]])?
+        var next: (index: Int, batch: [EncodedSample])?
+    }
+
+    /// Steps in flight together: one request to each live replica (`/step` for one step, `/steps` for
+    /// several), with each step's later batch cut into parts.
+    struct SentSteps {
+        var steps: [PipelinedStep]
+        /// Each step's later batch, as parts (none without a later batch).
+        var parts: [[[EncodedSample]]]
         var task: Task<[StepAnswer], Never>
     }
 
-    /// One replica's answer to a sent step, for the parts (by index) it was given. (A struct, not
-    /// `Result`: see `ReplicaSet.fanOut`.)
+    /// One replica's answer to sent steps, for the parts (by index, the same in every step) it was
+    /// given: one response per step. (A struct, not `Result`: see `ReplicaSet.fanOut`.)
     struct StepAnswer: Sendable {
         var replica: Int
         var parts: [Int]
-        var response: StepResponse?
+        var responses: [StepResponse]?
         var error: (any Error)?
     }
 
     enum StepCompletion {
-        /// Every replica acknowledged the step with one state; the later batch's gradients, if it had one.
-        case landed(learningRate: Float?, next: (index: Int, batch: [EncodedSample], gradients: Sums)?)
+        /// Every replica acknowledged every step with one state; each step's learning rate and the
+        /// later batch's gradients, if it had one.
+        case landed([(learningRate: Float?, next: (index: Int, batch: [EncodedSample], gradients: Sums)?)])
         /// Something failed: every step in flight was drained and the replicas settled on one
         /// state, which this many of the steps (the oldest first) had reached.
         case settled(count: Int)
     }
 
-    func sendStep(_ mean: TensorSet, index: Int, batchStart: Int, gradients: Sums, base: Int, ifVersion: Int,
-                  next: (index: Int, batch: [EncodedSample])?, layout: ParameterLayout, clipNorm: Float?, on replicas: ReplicaSet) -> SentStep {
-        let parts = next.map { Self.split($0.batch, into: partCount) } ?? []
+    /// How many ready steps go in one request.
+    var stepsPerRequest: Int { options.stepsPerRequest ?? (options.maxStaleness + 2) / 2 }
+
+    func send(_ steps: [PipelinedStep], layout: ParameterLayout, clipNorm: Float?, on replicas: ReplicaSet) -> SentSteps {
+        let parts = steps.map { step in step.next.map { Self.split($0.batch, into: partCount) } ?? [] }
         let live = replicas.liveIndices, clients = replicas.replicas.map(\.client)
-        let assigned = live.isEmpty ? [:] : Dictionary(grouping: parts.indices) { live[$0 % live.count] }
+        let partIndices = parts.map(\.count).max() ?? 0
+        let assigned = live.isEmpty ? [:] : Dictionary(grouping: 0..<partIndices) { live[$0 % live.count] }
         let reduce: Reduction = options.reduceSum ? .sum : .none, format = options.tensorFormat
-        let encoded = EncodedTensors(mean, format: format)  // once for every server
+        // Each mean is encoded once for every server.
+        let encoded = steps.map { EncodedTensors($0.mean, format: format) }
         let task = Task(executorPreference: onTransport ? servers[0].transport.executor : nil) {
             await withTaskGroup(of: StepAnswer.self) { group in
                 for replica in live {
                     let mine = assigned[replica] ?? []
+                    let requests = steps.indices.map { k in
+                        GradClient.PipelinedStep(gradients: encoded[k], baseVersion: steps[k].base, ifVersion: steps[k].ifVersion,
+                                                 parts: mine.filter { $0 < parts[k].count }.map { parts[k][$0] })
+                    }
                     group.addTask {
                         do {
-                            let response = try await clients[replica].step(encoded, baseVersion: base, ifVersion: ifVersion, parts: mine.map { parts[$0] },
-                                                                           reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
-                            return StepAnswer(replica: replica, parts: mine, response: response)
+                            let client = clients[replica]
+                            let responses = requests.count == 1
+                                ? [try await client.step(requests[0].gradients, baseVersion: requests[0].baseVersion, ifVersion: requests[0].ifVersion,
+                                                         parts: requests[0].parts, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)]
+                                : try await client.steps(requests, reduce: reduce, format: format, clipNorm: clipNorm, layout: layout)
+                            return StepAnswer(replica: replica, parts: mine, responses: responses)
                         } catch {
                             return StepAnswer(replica: replica, parts: mine, error: error)
                         }
@@ -70,38 +91,56 @@ extension Trainer {
                 return answers
             }
         }
-        return SentStep(index: index, batchStart: batchStart, gradients: gradients, base: base, ifVersion: ifVersion,
-                        next: next.map { ($0.index, $0.batch, parts) }, task: task)
+        return SentSteps(steps: steps, parts: parts, task: task)
     }
 
-    /// Waits for the oldest step in flight. It landed when every replica it went to answered with
-    /// one state at the version it was to make, and every part at that version. Otherwise the
-    /// replicas that failed are dropped, the `later` steps are drained, and the replicas settle.
-    func complete(_ step: SentStep, after later: [SentStep], layout: ParameterLayout, on replicas: ReplicaSet) async throws -> StepCompletion {
-        let answers = await step.task.value, made = step.ifVersion + 1
-        let states = answers.compactMap(\.response?.state)
-        if !answers.isEmpty, states.count == answers.count, states.allSatisfy({ $0.version == made && $0.digest == states[0].digest }),
-           answers.allSatisfy({ $0.response!.parts.count == $0.parts.count && $0.response!.parts.allSatisfy { $0.version == made } }) {
-            replicas.acknowledge(made)
-            var byPart = [GradientPartialSum?](repeating: nil, count: step.next?.parts.count ?? 0)
-            for answer in answers {
-                for (k, part) in answer.parts.enumerated() { byPart[part] = answer.response!.parts[k] }
-            }
-            return .landed(learningRate: states[0].learningRate,
-                           next: step.next.map { ($0.index, $0.batch, Self.combine(byPart.map { $0! }, layout: layout)) })
+    /// Waits for the oldest steps in flight. They landed when every replica they went to answered
+    /// each with one state at the version it was to make, and every part at that version.
+    /// Otherwise the replicas that failed are dropped, the `later` steps are drained, and the
+    /// replicas settle.
+    func complete(_ sent: SentSteps, after later: [SentSteps], layout: ParameterLayout, on replicas: ReplicaSet) async throws -> StepCompletion {
+        let answers = await sent.task.value
+        // Each step's states, one per replica, when every replica answered every step.
+        let states = sent.steps.indices.map { k in answers.compactMap { $0.responses?[k].state } }
+        func agree(_ k: Int) -> Bool {
+            let made = sent.steps[k].ifVersion + 1, parts = sent.parts[k].count
+            return states[k].count == answers.count && states[k].allSatisfy { $0.version == made && $0.digest == states[k][0].digest }
+                && answers.allSatisfy { answer in
+                    let mine = answer.responses![k].parts
+                    return mine.count == answer.parts.filter({ $0 < parts }).count && mine.allSatisfy { $0.version == made }
+                }
+        }
+        if !answers.isEmpty, answers.allSatisfy({ $0.responses?.count == sent.steps.count }), sent.steps.indices.allSatisfy(agree) {
+            replicas.acknowledge(sent.steps.last!.ifVersion + 1)
+            return .landed(sent.steps.indices.map { k in
+                var byPart = [GradientPartialSum?](repeating: nil, count: sent.parts[k].count)
+                for answer in answers {
+                    for (j, part) in answer.parts.filter({ $0 < sent.parts[k].count }).enumerated() { byPart[part] = answer.responses![k].parts[j] }
+                }
+                return (states[k][0].learningRate,
+                        sent.steps[k].next.map { ($0.index, $0.batch, Self.combine(byPart.map { $0! }, layout: layout)) })
+            })
         }
         for answer in answers {
             if let error = answer.error {
                 let conflict = if case ClientError.server(_, 409, _, _, _)? = error as? ClientError { true } else { false }
                 guard conflict || ReplicaSet.isReplicaFailure(error) else { throw error }
                 replicas.drop(answer.replica, because: "\(error)", probeAt: conflict ? .now : nil)
-            } else if let state = answer.response?.state, state.version != made || state.digest != states[0].digest {
-                replicas.drop(answer.replica, because: "digest \(state.digest) at version \(state.version) after the step to \(made)", probeAt: .now)
+            } else if let responses = answer.responses {
+                // A replica whose state differs from the first replica's at any step.
+                for k in sent.steps.indices where k < responses.count && !states[k].isEmpty {
+                    let state = responses[k].state, made = sent.steps[k].ifVersion + 1
+                    if state.version != made || state.digest != states[k][0].digest {
+                        replicas.drop(answer.replica, because: "digest \(state.digest) at version \(state.version) after the step to \(made)", probeAt: .now)
+                        break
+                    }
+                }
             }
         }
-        for step in later { _ = await step.task.value }
+        for sent in later { _ = await sent.task.value }
         let acknowledged = replicas.version
-        return .settled(count: try await replicas.recover(acceptingUpTo: acknowledged + 1 + later.count) - acknowledged)
+        let inFlight = later.reduce(sent.steps.count) { $0 + $1.steps.count }
+        return .settled(count: try await replicas.recover(acceptingUpTo: acknowledged + inFlight) - acknowledged)
     }
 
     /// A batch's gradients asked for ahead of its step (stale-synchronous training): one task per

@@ -46,6 +46,11 @@ public final class Trainer: Sendable {
         /// `maxStaleness` batches are computed while earlier steps land. 0 is synchronous, exactly.
         /// The servers must accept as much (`gradserve --max-staleness`).
         public var maxStaleness = 0
+        /// Pipelined steps (`maxStaleness` > 0 with `oneRoundTrip`) sent together, at most this many
+        /// in one request (`/steps`; one goes as `/step`): each request's cost is shared by its steps.
+        /// The result is the same, bit for bit. Default: half the K + 1 steps in flight, rounded up,
+        /// so that two requests are in flight and the servers work on one while the client reads the other.
+        public var stepsPerRequest: Int?
 
         public init() {}
     }
@@ -239,8 +244,16 @@ public final class Trainer: Sendable {
             // With staleness K and `/step`, steps are pipelined (Trainer+Staleness.swift): up to K + 1
             // in flight, each computing the gradients of the batch K + 1 after its own, which land
             // here by batch index. The first K + 1 batches' gradients are asked for ahead instead.
+            // Ready steps wait in `ready` to go together, up to `stepsPerRequest` a request; they go
+            // before the loop waits for anything, so none is held back while the run could go on.
             let pipelined = staleness > 0 && options.oneRoundTrip
-            var inFlight: [SentStep] = []
+            var inFlight: [SentSteps] = [], ready: [PipelinedStep] = []
+            var stepsInFlight: Int { inFlight.reduce(ready.count) { $0 + $1.steps.count } }
+            func sendReady() {
+                guard !ready.isEmpty else { return }
+                inFlight.append(send(ready, layout: layout, clipNorm: privacy?.clipNorm, on: replicas))
+                ready = []
+            }
             var fromSteps: [Int: (batch: [EncodedSample], gradients: Sums, base: Int)] = [:]
             // With staleness K: the batches whose gradients are asked for ahead, by index in `remaining`.
             var ahead: [Int: Prefetch] = [:], launched = 0
@@ -285,25 +298,28 @@ public final class Trainer: Sendable {
                                   seconds: (ContinuousClock.now - started).seconds)))
             }
             var index = 0, stopping = false
-            while index < remaining.count && !stopping || !inFlight.isEmpty {
-                guard index < remaining.count, !stopping, inFlight.count <= staleness || !pipelined else {
-                    // Pipelined: the oldest step in flight must land before another is sent.
+            while index < remaining.count && !stopping || stepsInFlight > 0 {
+                guard index < remaining.count, !stopping, stepsInFlight <= staleness || !pipelined else {
+                    // Pipelined: the oldest steps in flight must land before another is sent.
+                    sendReady()
                     let oldest = inFlight.removeFirst()
                     switch try await complete(oldest, after: inFlight, layout: layout, on: replicas) {
-                    case .landed(let learningRate, let next):
-                        try await landed(oldest.ifVersion + 1, learningRate: learningRate, batchStart: oldest.batchStart,
-                                         gradients: oldest.gradients, base: oldest.base)
-                        if let next { fromSteps[next.index] = (next.batch, next.gradients, oldest.ifVersion + 1) }
+                    case .landed(let results):
+                        for (step, result) in zip(oldest.steps, results) {
+                            try await landed(step.ifVersion + 1, learningRate: result.learningRate, batchStart: step.batchStart,
+                                             gradients: step.gradients, base: step.base)
+                            if let next = result.next { fromSteps[next.index] = (next.batch, next.gradients, step.ifVersion + 1) }
+                        }
                     case .settled(let count):
                         // Something failed: every step was drained, and `count` of them landed (the oldest first).
-                        let drained = [oldest] + inFlight
+                        let drained = ([oldest] + inFlight).flatMap(\.steps)
                         for step in drained.prefix(count) {
                             try await landed(step.ifVersion + 1, learningRate: nil, batchStart: step.batchStart, gradients: step.gradients,
                                              base: step.base)
                         }
                         // The rest start again from the first batch that did not land (steps go out in batch
                         // order), as at an epoch's start.
-                        index = oldest.index + count
+                        index = drained[0].index + count
                         inFlight = []
                         fromSteps = [:]
                         for prefetch in ahead.values { prefetch.cancel() }
@@ -319,7 +335,7 @@ public final class Trainer: Sendable {
                 let batchStart = remaining[index]
                 if let privacy, let maxEpsilon = privacy.maxEpsilon, let next = epsilon((position.privateSteps ?? 0) + 1), next > maxEpsilon {
                     privacyStop = String(format: "stopped before step %d: it would spend ε = %.4f, above the largest allowed, %.4f (δ = %g)",
-                                         position.step + inFlight.count + 1, next, maxEpsilon, privacy.delta)
+                                         position.step + stepsInFlight + 1, next, maxEpsilon, privacy.delta)
                     stopping = true
                     continue
                 }
@@ -354,10 +370,11 @@ public final class Trainer: Sendable {
                     let later = index + staleness + 1
                     let next = later < remaining.count ? (later, draw(remaining[later])) : nil
                     drawAhead(later + 1)
-                    inFlight.append(sendStep(mean, index: index, batchStart: batchStart, gradients: gradients, base: base,
-                                             ifVersion: position.version + inFlight.count, next: next, layout: layout,
-                                             clipNorm: privacy?.clipNorm, on: replicas))
+                    ready.append(PipelinedStep(index: index, batchStart: batchStart, mean: mean, gradients: gradients, base: base,
+                                               ifVersion: position.version + stepsInFlight, next: next))
                     index += 1
+                    // Sent when full, or when the next step must wait for an answer.
+                    if ready.count >= stepsPerRequest || fromSteps[index] == nil { sendReady() }
                     continue
                 }
                 let version: Int, learningRate: Float?

@@ -87,6 +87,11 @@ public final class TrainingStore: Sendable {
     public func apply(_ tensors: [String: Tensor], baseVersion: Int?, ifVersion: Int? = nil) throws(WriteError) -> (snapshot: Snapshot, learningRate: Float) {
         let update: GradientUpdate
         do { update = try GradientUpdate(layout: network.layout, tensors: tensors) } catch { throw .invalid(error) }
+        return try apply(update, baseVersion: baseVersion, ifVersion: ifVersion)
+    }
+
+    /// The same with the gradients already checked against the layout.
+    public func apply(_ update: GradientUpdate, baseVersion: Int?, ifVersion: Int? = nil) throws(WriteError) -> (snapshot: Snapshot, learningRate: Float) {
         var learningRate: Float = 0
         let snapshot = try commit { snapshot, optimizerState throws(WriteError) in
             if let baseVersion {

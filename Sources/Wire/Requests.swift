@@ -233,6 +233,45 @@ public struct StepRequest: Sendable {
     }
 }
 
+/// `POST /steps`: several steps of a pipelined run in one request, landed one after another. Each
+/// carries its gradients and the version it lands on (`if_version`; the server checks that they
+/// follow one another).
+public struct StepsRequest: Sendable {
+    /// The most steps one request may carry.
+    public static let maxSteps = 64
+
+    public var steps: [StepRequest]
+
+    public init(reading reader: inout JSONReader, sampleLimit: Int) throws {
+        var steps: [StepRequest]?
+        try reader.readObject { reader, key in
+            switch key {
+            case "steps":
+                var list: [StepRequest] = [], total = 0
+                try reader.readArray { reader, index in
+                    guard index < Self.maxSteps else { throw reader.invalid("more than \(Self.maxSteps) steps in one request") }
+                    let step = try StepRequest(reading: &reader, sampleLimit: sampleLimit - total)
+                    total += step.parts.reduce(0) { $0 + $1.count }
+                    list.append(step)
+                }
+                steps = list
+            default: try reader.skipValue()
+            }
+        }
+        guard let steps else { throw reader.invalid("missing field steps (an array of /step bodies, landed in order)") }
+        guard !steps.isEmpty else { throw WireError.invalidField(path: "steps", message: "expected at least one step") }
+        for (j, step) in steps.enumerated() {
+            guard step.gradients != nil else {
+                throw WireError.invalidField(path: "steps[\(j)]", message: "missing field gradients: every step of /steps applies a mean")
+            }
+            guard step.ifVersion != nil else {
+                throw WireError.invalidField(path: "steps[\(j)]", message: "missing field if_version: the version the step lands on")
+            }
+        }
+        self.steps = steps
+    }
+}
+
 extension JSONWriter {
     /// The body of a `/step` request, the gradients written straight from their flat storage and the
     /// samples' inputs in `format` too.
@@ -287,6 +326,26 @@ public struct StepResponse: Sendable {
         guard let version, let digest, let parts else { throw reader.invalid("expected version, digest and parts") }
         state = VersionResponse(version: version, digest: digest, learningRate: learningRate)
         self.parts = parts
+    }
+}
+
+/// The answer to `/steps`: each step's answer, in order.
+public struct StepsResponse: Sendable {
+    public var steps: [StepResponse]
+
+    public init(reading reader: inout JSONReader, layout: ParameterLayout) throws {
+        var steps: [StepResponse]?
+        try reader.readObject { reader, key in
+            switch key {
+            case "steps":
+                var list: [StepResponse] = []
+                try reader.readArray { reader, _ in list.append(try StepResponse(reading: &reader, layout: layout)) }
+                steps = list
+            default: try reader.skipValue()
+            }
+        }
+        guard let steps else { throw reader.invalid("expected steps") }
+        self.steps = steps
     }
 }
 

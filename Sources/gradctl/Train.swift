@@ -76,6 +76,10 @@ struct Train: AsyncParsableCommand {
                                + "gradients of the batch K + 1 after its own (with --two-round-trips: the next K batches' gradients are "
                                + "computed while each step lands); the servers must allow it (gradserve --max-staleness K or more).", valueName: "steps"))
     var maxStaleness = 0
+    @Option(help: ArgumentHelp("With --max-staleness K > 0: at most this many steps sent together in one request (/steps), 1 to 64 (1: one /step each, "
+                               + "for servers without /steps). Default: half the K + 1 steps in flight, rounded up. The same result.",
+                               valueName: "steps"))
+    var stepsPerRequest: Int?
     @Flag(help: "At the end, put back the parameters of the epoch with the best evaluation: lowest MAE, or highest accuracy for classification (needs --eval).")
     var keepBest = false
     @Option(help: ArgumentHelp("Microseconds the client looks for an answer without sleeping, 0 to 10000 (0: sleep at once), while answers come that fast. Saves a wake-up per request on loopback and fast networks.",
@@ -115,6 +119,9 @@ struct Train: AsyncParsableCommand {
         guard probeInterval > 0, waitForServers >= 0 else { throw ValidationError("--probe-interval must be above 0 and --wait-for-servers at least 0") }
         guard batch >= 1, epochs >= 1, requestsInFlight >= 1 else { throw ValidationError("--batch, --epochs and --parallel must each be at least 1") }
         guard (0...64).contains(maxStaleness) else { throw ValidationError("--max-staleness must be in 0...64, got \(maxStaleness)") }
+        if let stepsPerRequest, !(1...64).contains(stepsPerRequest) {
+            throw ValidationError("--steps-per-request must be in 1...64, got \(stepsPerRequest)")
+        }
         guard timeout > 0 else { throw ValidationError("--timeout must be above 0 seconds") }
         guard (0...10_000).contains(busyPoll) else { throw ValidationError("--busy-poll must be in 0...10000 microseconds, got \(busyPoll)") }
         if let synthetic, synthetic < 1 { throw ValidationError("--synthetic must be at least 1") }
@@ -162,6 +169,7 @@ struct Train: AsyncParsableCommand {
         options.reduceSum = !perSample
         options.oneRoundTrip = !twoRoundTrips
         options.maxStaleness = maxStaleness
+        options.stepsPerRequest = stepsPerRequest
         options.tensorFormat = tensorFormat
         options.keepBest = keepBest
         options.probeInterval = .milliseconds(Int64(probeInterval * 1000))

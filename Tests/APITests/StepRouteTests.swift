@@ -120,4 +120,102 @@ import Locking
             #expect(app("GET", "/checkpoint").text == before)
         }
     }
+
+    /// The body of a pipelined step of the 3,3,3 network: the mean of four samples' gradients at
+    /// the first parameters, landing on `ifVersion`, with one part of two samples.
+    func pipelinedStep(_ ifVersion: Int, to writer: inout JSONWriter) {
+        let parameters = mlp.makeParameters(.glorot, seed: 42)
+        let gradient = try! mlp.gradients(of: samples(UInt64(10 + ifVersion), 4), parameters: parameters).mean()
+        writer.stepRequest(gradients: gradient, version: 0, ifVersion: ifVersion, parts: [samples(UInt64(20 + ifVersion), 2)], reduce: .sum,
+                           format: .b64, perSampleClipNorm: nil, results: .sum)
+    }
+
+    func stepsBody(_ versions: [Int]) -> String {
+        var writer = JSONWriter()
+        writer.object { w in
+            w.key("steps")
+            w.array { w in for version in versions { pipelinedStep(version, to: &w) } }
+        }
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    func stepBody(_ version: Int) -> String {
+        var writer = JSONWriter()
+        pipelinedStep(version, to: &writer)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    func staleness(_ configuration: inout GradserveConfiguration) {
+        configuration.maxStaleness = 3
+        configuration.optimizer = OptimizerConfiguration(kind: .adam, learningRate: 0.01)
+        configuration.requests.stepWait = .seconds(120)
+    }
+
+    /// `/steps` answers, byte for byte, what the same steps sent one `/step` at a time answer
+    /// (`{"steps": [...]}` around them), and leaves the same state. A `/steps` ahead of its turn waits
+    /// for the step before it, as a `/step` does.
+    @Test func severalStepsInOneRequestAnswerAsManySteps() throws {
+        let together = try InProcessApp(staleness), apart = try InProcessApp(staleness)
+        let answers = Locked<[String: HTTPResponse]>([:])
+        together.send("1-3", "POST", "/steps", stepsBody([1, 2, 3]), to: answers)
+        #expect(answers.withLock { $0.isEmpty }, "steps 1 to 3 wait for step 0")
+        together.send("0", "POST", "/steps", stepsBody([0]), to: answers)
+        let landed = answers.withLock { $0 }
+        let one = (0...3).map { apart("POST", "/step", stepBody($0)) }
+        #expect(one.allSatisfy { $0.status == .ok })
+        #expect(landed["0"]?.text == #"{"steps":["# + one[0].text + "]}")
+        #expect(landed["1-3"]?.text == #"{"steps":["# + one[1...3].map(\.text).joined(separator: ",") + "]}")
+        #expect(landed["1-3"]?.isSequenced == true)
+        #expect(together("GET", "/checkpoint").text == apart("GET", "/checkpoint").text)
+        #expect(together.gradserve.store.snapshot().version == 4)
+        let read = try landed["1-3"]!.decode { try StepsResponse(reading: &$0, layout: mlp.layout) }
+        #expect(read.steps.map(\.state.version) == [2, 3, 4])
+        #expect(read.steps.map { $0.parts.map(\.version) } == [[2], [3], [4]])
+    }
+
+    /// Every step of a `/steps` is checked before any lands: a bad one anywhere changes nothing and
+    /// its error names it. A later step that fails when it lands leaves the steps before it landed,
+    /// and says so.
+    @Test func aRefusedStepsRequestChangesNothing() throws {
+        let app = try InProcessApp(staleness)
+        let before = app("GET", "/checkpoint").text
+        let zero = #"{"W1": {"shape": [3, 3], "data": [0,0,0,0,0,0,0,0,0]}}"#
+        let good = #"{"gradients": \#(zero), "version": 0, "if_version": 0, "parts": [[{"x": [1, 2, 3], "t": 1}]]}"#
+        func step(_ ifVersion: Int, gradients: String = zero, parts: String = #"[[{"x": [1, 2, 3], "t": 1}]]"#) -> String {
+            #"{"gradients": \#(gradients), "version": 0, "if_version": \#(ifVersion), "parts": \#(parts)}"#
+        }
+        let many = (0..<65).map { step($0) }.joined(separator: ",")
+        for (body, status, message) in [
+            (#"{}"#, 400, "missing field steps (an array of /step bodies, landed in order)"),
+            (#"{"steps": []}"#, 400, "steps: expected at least one step"),
+            (#"{"steps": [\#(good), {"version": 0, "if_version": 1, "parts": []}]}"#, 400,
+             "steps[1]: missing field gradients: every step of /steps applies a mean"),
+            (#"{"steps": [\#(good), {"gradients": \#(zero), "version": 0, "parts": []}]}"#, 400,
+             "steps[1]: missing field if_version: the version the step lands on"),
+            (#"{"steps": [\#(good), \#(step(2))]}"#, 422, "steps[1].if_version: expected one more than steps[0]'s 0, got 2"),
+            (#"{"steps": [\#(step(9223372036854775807)), \#(step(0))]}"#, 422, "steps[1].if_version: expected one more than steps[0]'s 9223372036854775807, got 0"),
+            (#"{"steps": [\#(good), \#(step(1, parts: #"[[{"x": [1, 2], "t": 1}]]"#))]}"#, 422, "steps[1].parts[0].samples[0].x: expected [3], got [2]"),
+            (#"{"steps": [\#(good), \#(step(1, parts: "[[]]"))]}"#, 422, "steps[1].parts[0]: expected at least one sample"),
+            (#"{"steps": [\#(good), \#(step(1, gradients: #"{"W1": {"shape": [3], "data": [0, 0, 0]}}"#))]}"#, 422,
+             "steps[1].gradients.W1: expected [3,3], got [3]"),
+            (#"{"steps": [\#(many)]}"#, 400, "steps[64]: more than 64 steps in one request"),
+            (#"{"steps": [\#(step(1))]}"#, 409, "steps[0]: if_version: expected the current version to be 1, it is 0 (no step landed; the version is 0)"),
+        ] {
+            let response = app("POST", "/steps", body)
+            #expect(response.status.code == status, "\(body.prefix(200))")
+            #expect(response.error?.message == message, "\(response.error?.message ?? "")")
+            #expect(app("GET", "/checkpoint").text == before)
+        }
+        // Plain SGD at a learning rate of 10 takes a gradient of 1e38 past Float32's largest value.
+        let sgd = try InProcessApp {
+            $0.maxStaleness = 3
+            $0.optimizer = OptimizerConfiguration(kind: .sgd, learningRate: 10)
+        }
+        let huge = #"{"W1": {"shape": [3, 3], "data": [1e38,0,0,0,0,0,0,0,0]}}"#
+        let failed = sgd("POST", "/steps", #"{"steps": [\#(good), \#(step(1, gradients: huge))]}"#)
+        #expect(failed.status.code == 422)
+        let message = failed.error?.message ?? ""
+        #expect(message.hasPrefix("steps[1]: ") && message.hasSuffix(" (steps[0] landed; the version is 1)"), "\(message)")
+        #expect(sgd.gradserve.store.snapshot().version == 1)
+    }
 }

@@ -118,6 +118,17 @@ import Wire
         #expect(states[0].hasPrefix(#"{"status":"ok","version":252,"digest":"#))
         #expect(states[0] == states[1])
 
+        // The default sent the ready steps two to a request (/steps). One /step each, or all K + 1
+        // in one request, is the same training, bit for bit: the same steps land on the same versions.
+        // (--parallel 2 cuts every batch into the same two parts whether one server or two compute them.)
+        for perRequest in ["1", "4"] {
+            let alone = try ServerProcess(arguments)
+            let other = try run(gradctl, ["train", "--server", alone.url, "--synthetic", "2000", "--batch", "32", "--epochs", "4",
+                                          "--parallel", "2", "--max-staleness", "3", "--steps-per-request", perRequest])
+            #expect(other.status == 0, "\(other.stderr)")
+            #expect(try curl(["\(alone.url)/params"]).body == curl(["\(first.url)/params"]).body, "--steps-per-request \(perRequest)")
+        }
+
         let strict = try ServerProcess(["--layers", "3,3,3"])
         let refused = try run(gradctl, ["train", "--server", strict.url, "--synthetic", "100", "--max-staleness", "2"])
         #expect(refused.status != 0)
@@ -193,6 +204,7 @@ import Wire
             (gradserve, ["--lr-schedule", "cosine", "--lr-final-factor", "1.5"], "lr-final-factor: expected a number in [0, 1], got 1.5"),
             (gradserve, ["--max-staleness=-1"], "max-staleness: expected 0 or more, got -1"),
             (gradctl, ["train", "--synthetic", "10", "--max-staleness", "65"], "--max-staleness must be in 0...64, got 65"),
+            (gradctl, ["train", "--synthetic", "10", "--max-staleness", "3", "--steps-per-request", "0"], "--steps-per-request must be in 1...64, got 0"),
             (gradctl, ["train", "--synthetic", "10", "--busy-poll=-1"], "--busy-poll must be in 0...10000 microseconds, got -1"),
             (gradserve, ["--busy-poll", "10001"], "--busy-poll must be in 0...10000 microseconds, got 10001"),
             (gradserve, ["--inline-budget=-1"], "--inline-budget must be in 0...10000 milliseconds, got -1.0"),

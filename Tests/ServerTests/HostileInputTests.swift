@@ -112,6 +112,11 @@ import Testing
         ("duplicate key in a checkpoint", request("PUT", "/checkpoint", body: #"{"version": 5, "version": 7, "parameters": {}, "optimizer_state": {"name": "sgd", "step": 0}}"#), 400),
         ("duplicate tensor in an apply", request("POST", "/apply", body: #"{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}, "W3": {"shape": [3], "data": [0, 0, 0]}}}"#), 400),
         ("checkpoint of another optimizer", request("PUT", "/checkpoint", body: #"{"version": 1, "parameters": {}, "optimizer_state": {"name": "adam", "step": 0}}"#), 422),
+        ("steps not an array", request("POST", "/steps", body: #"{"steps": {"gradients": {}}}"#), 400),
+        ("steps of 100,000 empty objects", request("POST", "/steps", body: #"{"steps": ["# + Array(repeating: "{}", count: 100_000).joined(separator: ",") + "]}"), 400),
+        ("steps whose later one overflows the version", request("POST", "/steps", body: #"{"steps": ["#
+            + [Int.max, 0].map { #"{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}}, "version": 0, "if_version": \#($0), "parts": []}"# }
+            .joined(separator: ",") + "]}"), 422),
     ]
 
     @Test(.timeLimit(.minutes(2)))
