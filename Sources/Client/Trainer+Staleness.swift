@@ -100,8 +100,8 @@ extension Trainer {
     /// replicas settle.
     func complete(_ sent: SentSteps, after later: [SentSteps], layout: ParameterLayout, on replicas: ReplicaSet) async throws -> StepCompletion {
         let answers = await sent.task.value
-        // Each step's states, one per replica, when every replica answered every step.
-        let states = sent.steps.indices.map { k in answers.compactMap { $0.responses?[k].state } }
+        // Each step's states, one per replica that answered it (a server could answer fewer steps).
+        let states = sent.steps.indices.map { k in answers.compactMap { answer in answer.responses.flatMap { k < $0.count ? $0[k].state : nil } } }
         func agree(_ k: Int) -> Bool {
             let made = sent.steps[k].ifVersion + 1, parts = sent.parts[k].count
             return states[k].count == answers.count && states[k].allSatisfy { $0.version == made && $0.digest == states[k][0].digest }

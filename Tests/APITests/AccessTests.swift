@@ -15,6 +15,8 @@ import Testing
         #expect(app("PUT", "/params", "{}").status == .unauthorized)
         #expect(app("PUT", "/checkpoint", "{}").status == .unauthorized)
         #expect(app("POST", "/step", #"{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}}, "version": 0, "parts": []}"#).status == .unauthorized)
+        #expect(app("POST", "/steps", #"{"steps": [{"gradients": {"W3": {"shape": [3], "data": [1, 2, 3]}}, "version": 0, "if_version": 0, "parts": []}]}"#)
+            .status == .unauthorized)
         #expect(app("GET", "/health").text.hasPrefix(#"{"status":"ok","version":0,"#), "the refused step changed nothing")
         #expect(app("GET", "/params").status == .ok, "reads stay open without protectReads")
         #expect(app("GET", "/health").text.hasPrefix(#"{"status":"ok","version":0,"digest":"#))

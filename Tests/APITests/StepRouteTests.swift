@@ -199,7 +199,7 @@ import Locking
             (#"{"steps": [\#(good), \#(step(1, gradients: #"{"W1": {"shape": [3], "data": [0, 0, 0]}}"#))]}"#, 422,
              "steps[1].gradients.W1: expected [3,3], got [3]"),
             (#"{"steps": [\#(many)]}"#, 400, "steps[64]: more than 64 steps in one request"),
-            (#"{"steps": [\#(step(1))]}"#, 409, "steps[0]: if_version: expected the current version to be 1, it is 0 (no step landed; the version is 0)"),
+            (#"{"steps": [\#(step(1))]}"#, 409, "steps[0]: if_version: expected the current version to be 1, it is 0 (the version is 0)"),
         ] {
             let response = app("POST", "/steps", body)
             #expect(response.status.code == status, "\(body.prefix(200))")

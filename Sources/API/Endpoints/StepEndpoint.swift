@@ -56,20 +56,20 @@ private struct Steps {
 
     func respond(to request: HTTPRequest, in api: APIContext) throws -> HTTPResponse {
         let network = api.store.network
-        // Every step's gradients and samples are checked before any lands.
-        let updates = try list.enumerated().map { j, step throws(ModelError) in
-            do throws(ModelError) {
-                return try step.gradients.map { tensors throws(ModelError) in try GradientUpdate(layout: network.layout, tensors: tensors) }
-            } catch {
-                throw many ? error.prefixed("steps[\(j)].gradients") : error
-            }
-        }
+        // Every step's samples, then every step's gradients, are checked before any lands.
         for (j, step) in list.enumerated() {
             for (i, part) in step.parts.enumerated() {
                 guard !part.isEmpty else {
                     throw APIError(.unprocessableContent, code: "empty_samples", message: "\(path(j))parts[\(i)]: expected at least one sample")
                 }
                 do { try network.validate(part) } catch { throw error.prefixed("\(path(j))parts[\(i)]") }
+            }
+        }
+        let updates = try list.enumerated().map { j, step throws(ModelError) in
+            do throws(ModelError) {
+                return try step.gradients.map { tensors throws(ModelError) in try GradientUpdate(layout: network.layout, tensors: tensors) }
+            } catch {
+                throw many ? error.prefixed("steps[\(j)].gradients") : error
             }
         }
         let first = list[0]
@@ -136,7 +136,8 @@ private struct Steps {
 }
 
 /// A step of `/steps` failed: its error, named under `steps[j]`, saying that the steps before it
-/// landed and which version the state is at now.
+/// landed and which version the state is at now (one more if the step's own apply landed and its
+/// parts' gradients then overflowed, as with `/step`).
 private struct LaterStepError: HTTPResponseError {
     let underlying: any HTTPResponseError
     let index: Int
@@ -147,7 +148,7 @@ private struct LaterStepError: HTTPResponseError {
     var headers: [(name: String, value: String)] { underlying.headers }
     var currentVersion: Int? { underlying.currentVersion }
     var message: String {
-        let landed = index == 0 ? "no step landed" : index == 1 ? "steps[0] landed" : "steps[0] to steps[\(index - 1)] landed"
-        return "steps[\(index)]: \(underlying.message) (\(landed); the version is \(version))"
+        let before = index == 0 ? "" : index == 1 ? "steps[0] landed; " : "steps[0] to steps[\(index - 1)] landed; "
+        return "steps[\(index)]: \(underlying.message) (\(before)the version is \(version))"
     }
 }
