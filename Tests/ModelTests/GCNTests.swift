@@ -49,6 +49,30 @@ import Testing
         expectWithinRounding(mean.storage, union, slack: 2) { "flat index \($0)" }
     }
 
+    /// `gradientSum` adds the graphs' gradients one after another into one sum: it stays within
+    /// the bound of the reference's sum (any order of every sum over nodes and graphs), and each
+    /// graph's output and loss are those its per-sample gradient comes with.
+    @Test(arguments: GCN.Readout.allCases)
+    func theSumAgreesWithTheReference(readout: GCN.Readout) throws {
+        let gcn = try GCN(features: Self.features, hidden: [6, 3], readout: readout)
+        let parameters = gcn.makeParameters(.glorot, seed: 5)
+        var generator = SeededGenerator(seed: 23)
+        let graphs = (0..<24).map { _ in
+            let n = Int.random(in: 1...20, using: &generator)
+            return TestGraphs.make(nodes: n, edges: TestGraphs.random(n, probability: 0.15, generator: &generator), features: Self.features,
+                                   generator: &generator)
+        }
+        let targets = graphs.indices.map { _ in Float.random(in: -1..<1, using: &generator) }
+        let samples = zip(graphs, targets).map { Sample(.graph($0), target: $1) }
+        let (results, sum) = try gcn.gradientSum(of: samples, parameters: parameters)
+        let reference = ReferenceGCN(parameters, widths: [Self.features, 6, 3], readout: readout)
+        // Slack 2: the library regroups the propagation's products (see the gradient check).
+        expectWithinRounding(sum.storage, reference.lossGradientSum(graphs, targets), slack: 2) { "sum, flat index \($0)" }
+        let perSample = try gcn.gradients(of: samples, parameters: parameters)
+        #expect(results.outputs == perSample.results.outputs)
+        #expect(results.losses == perSample.results.losses)
+    }
+
     @Test func renumberingNodesChangesNeitherOutputNorGradients() throws {
         let gcn = try GCN(features: Self.features, hidden: [8, 8], readout: .sum)
         let parameters = gcn.makeParameters(.glorot, seed: 2)

@@ -103,10 +103,19 @@ struct ReferenceGCN {
 
     /// Gradient of the mean loss over all graphs, by backprop over the block-diagonal batch.
     func meanLossGradient(_ graphs: [Graph], _ targets: [Target]) -> [Rounded] {
+        lossGradient(graphs, targets, dividedBy: Rounded(Double(graphs.count)))
+    }
+
+    /// Gradient of the summed loss over all graphs: each of its sums over nodes and graphs carries
+    /// the bound of a sum in any order, so it covers a sum made graph by graph or over the union.
+    func lossGradientSum(_ graphs: [Graph], _ targets: [Float]) -> [Rounded] {
+        lossGradient(graphs, targets.map(Target.number), dividedBy: nil)
+    }
+
+    private func lossGradient(_ graphs: [Graph], _ targets: [Target], dividedBy G: Rounded?) -> [Rounded] {
         let (Z, H, A, owner, R, y) = forward(graphs)
         let (layers, w, _) = unpack()
-        let G = Rounded(Double(graphs.count))
-        let dy = zip(y, targets).map { ReferenceHead.loss($0, $1, options.loss).dy.map { $0 / G } }
+        let dy = zip(y, targets).map { ReferenceHead.loss($0, $1, options.loss).dy.map { v in G.map { v / $0 } ?? v } }
         let k = options.outputs
         let dw = (0..<k).flatMap { o in (0..<widths.last!).map { j in Rounded.sum(zip(R, dy).map { $0[j] * $1[o] }) } }
         let dc = (0..<k).map { o in Rounded.sum(dy.map { $0[o] }) }
