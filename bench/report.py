@@ -111,7 +111,7 @@ def main(path):
     w("Remote: `gradctl train` against real servers on loopback (each batch split into `parallel` parts, "
       "averaged on the client; default: partial sums, the compact form and one /step per server and step; two-round-trips: "
       "/apply then /gradients; per-sample: the defaults before, every sample's gradient as JSON numbers and two round trips; "
-      "staleness K: `--max-staleness K`, up to K + 1 pipelined /step requests in flight, each computing the batch K + 1 after its own; "
+      "staleness K: `--max-staleness K`, up to K + 1 pipelined steps in flight, each computing the batch K + 1 after its own, the ready ones sent together (by default up to ceil((K + 1) / 2) in one /steps request); "
       "(a pipelined step's connection moves to the server's first event loop, so that the pipeline's connections gather on one thread, which lands the steps in turn); "
       "staleness K/1-loop: the same against a server with one event loop (`--threads 1`); "
       "no-busy-poll: the defaults with `--busy-poll 0` on both sides, so that each waiting thread sleeps). In-process: the same loop in Swift with no HTTP (`gradbench inprocess`), at the same batch size. "
