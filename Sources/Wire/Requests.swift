@@ -243,22 +243,13 @@ public struct StepsRequest: Sendable {
     public var steps: [StepRequest]
 
     public init(reading reader: inout JSONReader, sampleLimit: Int) throws {
-        var steps: [StepRequest]?
-        try reader.readObject { reader, key in
-            switch key {
-            case "steps":
-                var list: [StepRequest] = [], total = 0
-                try reader.readArray { reader, index in
-                    guard index < Self.maxSteps else { throw reader.invalid("more than \(Self.maxSteps) steps in one request") }
-                    let step = try StepRequest(reading: &reader, sampleLimit: sampleLimit - total)
-                    total += step.parts.reduce(0) { $0 + $1.count }
-                    list.append(step)
-                }
-                steps = list
-            default: try reader.skipValue()
-            }
+        var total = 0
+        let steps = try reader.readListField("steps", missing: "missing field steps (an array of /step bodies, landed in order)") { reader, index in
+            guard index < Self.maxSteps else { throw reader.invalid("more than \(Self.maxSteps) steps in one request") }
+            let step = try StepRequest(reading: &reader, sampleLimit: sampleLimit - total)
+            total += step.parts.reduce(0) { $0 + $1.count }
+            return step
         }
-        guard let steps else { throw reader.invalid("missing field steps (an array of /step bodies, landed in order)") }
         guard !steps.isEmpty else { throw WireError.invalidField(path: "steps", message: "expected at least one step") }
         for (j, step) in steps.enumerated() {
             guard step.gradients != nil else {
@@ -334,18 +325,23 @@ public struct StepsResponse: Sendable {
     public var steps: [StepResponse]
 
     public init(reading reader: inout JSONReader, layout: ParameterLayout) throws {
-        var steps: [StepResponse]?
-        try reader.readObject { reader, key in
-            switch key {
-            case "steps":
-                var list: [StepResponse] = []
-                try reader.readArray { reader, _ in list.append(try StepResponse(reading: &reader, layout: layout)) }
-                steps = list
-            default: try reader.skipValue()
-            }
+        steps = try reader.readListField("steps", missing: "expected steps") { reader, _ in try StepResponse(reading: &reader, layout: layout) }
+    }
+}
+
+extension JSONReader {
+    /// An object's array field `name`, each element read by `element` (given its index); any other
+    /// field is skipped, and without `name` the error says `missing`.
+    mutating func readListField<T>(_ name: String, missing: String, _ element: (inout JSONReader, Int) throws -> T) throws -> [T] {
+        var list: [T]?
+        try readObject { reader, key in
+            guard key == name else { return try reader.skipValue() }
+            var items: [T] = []
+            try reader.readArray { reader, index in items.append(try element(&reader, index)) }
+            list = items
         }
-        guard let steps else { throw reader.invalid("expected steps") }
-        self.steps = steps
+        guard let list else { throw invalid(missing) }
+        return list
     }
 }
 
