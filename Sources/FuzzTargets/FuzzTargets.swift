@@ -26,7 +26,7 @@ public enum FuzzTargets {
     public static func jsonRequest(_ input: UnsafeRawBufferPointer) {
         guard let selector = input.first else { return }
         let bytes = UnsafeRawBufferPointer(rebasing: input.dropFirst())
-        switch selector % 4 {
+        switch selector % 5 {
         case 0:
             guard let request = try? JSONReader.read(bytes, { try GradientsRequest(reading: &$0, sampleLimit: 1000) }) else { return }
             var writer = JSONWriter()
@@ -46,6 +46,8 @@ public enum FuzzTargets {
             }
         case 2:
             _ = try? JSONReader.read(bytes) { try ForwardRequest(reading: &$0, sampleLimit: 1000) }
+        case 3:
+            _ = try? JSONReader.read(bytes) { try StepsRequest(reading: &$0, sampleLimit: 1000) }
         default:
             let layout = ParameterLayout([("W1", [2, 2]), ("b1", [2])])
             _ = try? JSONReader.read(bytes) { try Checkpoint(reading: &$0, layout: layout) }
