@@ -6,6 +6,8 @@ import Wire
 /// With `/step` (the default) steps are pipelined: up to K + 1 are in flight, each sent as soon as
 /// its batch's gradients are known, with `if_version` naming the version it must land on, so the
 /// servers apply them in order whichever arrives first (a server parks one that comes early).
+/// Steps ready at once go together, up to `stepsPerRequest` in one `/steps` request, which lands
+/// them as that many `/step` requests would.
 /// Each step computes the gradients of the batch K + 1 after its own, at the version it makes;
 /// that batch is applied K steps later, so no gradient is more than K steps old. The first K + 1
 /// batches' gradients are asked for at the start. If anything fails, every step in flight is

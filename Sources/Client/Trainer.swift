@@ -248,6 +248,7 @@ public final class Trainer: Sendable {
             // before the loop waits for anything, so none is held back while the run could go on.
             let pipelined = staleness > 0 && options.oneRoundTrip
             var inFlight: [SentSteps] = [], ready: [PipelinedStep] = []
+            // The steps sent and not yet landed, and those ready to go: each lands on the version after the one before.
             var stepsInFlight: Int { inFlight.reduce(ready.count) { $0 + $1.steps.count } }
             func sendReady() {
                 guard !ready.isEmpty else { return }
