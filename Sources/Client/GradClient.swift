@@ -92,9 +92,7 @@ public struct GradClient: Sendable {
     /// The gradients come encoded beforehand, in `format`: a step's mean is written once for all servers.
     public func step(_ gradients: EncodedTensors?, baseVersion: Int?, ifVersion: Int? = nil, parts: [[EncodedSample]], reduce: Reduction,
                      format: TensorFormat, clipNorm: Float?, layout: ParameterLayout) async throws -> StepResponse {
-        // Sized once: the encoded mean and samples, their separators and the few other fields.
-        let size = (gradients?.bytes.count ?? 0) + parts.reduce(0) { $0 + $1.reduce(0) { $0 + $1.bytes.count + 1 } + 2 }
-        var writer = JSONWriter(capacity: size + 256)
+        var writer = JSONWriter(capacity: Self.stepSize(gradients, parts))
         writer.stepRequest(gradients: gradients, version: baseVersion, ifVersion: ifVersion, parts: parts, reduce: reduce, format: format,
                            perSampleClipNorm: clipNorm, results: Self.resultsForm(reduce))
         return try await call("POST", "/step", body: writer.bytes, retry: false) { try StepResponse(reading: &$0, layout: layout) }
@@ -120,8 +118,7 @@ public struct GradClient: Sendable {
     /// consecutive), each answered as `/step` answers it. Not retried, as `/step` is not.
     public func steps(_ steps: [PipelinedStep], reduce: Reduction, format: TensorFormat, clipNorm: Float?,
                       layout: ParameterLayout) async throws -> [StepResponse] {
-        let size = steps.reduce(0) { $0 + $1.gradients.bytes.count + $1.parts.reduce(0) { $0 + $1.reduce(0) { $0 + $1.bytes.count + 1 } + 2 } + 256 }
-        var writer = JSONWriter(capacity: size + 16)
+        var writer = JSONWriter(capacity: steps.reduce(16) { $0 + Self.stepSize($1.gradients, $1.parts) })
         writer.object { w in
             w.key("steps")
             w.array { w in
@@ -132,6 +129,12 @@ public struct GradClient: Sendable {
             }
         }
         return try await call("POST", "/steps", body: writer.bytes, retry: false) { try StepsResponse(reading: &$0, layout: layout) }.steps
+    }
+
+    /// A step body's bytes, so that its buffer is sized once: the encoded mean and samples, their
+    /// separators and the few other fields.
+    private static func stepSize(_ gradients: EncodedTensors?, _ parts: [[EncodedSample]]) -> Int {
+        (gradients?.bytes.count ?? 0) + parts.reduce(0) { $0 + $1.reduce(0) { $0 + $1.bytes.count + 1 } + 2 } + 256
     }
 
     /// What a `GradientPartialSum` needs with each reduction: per-sample gradients come inside

@@ -19,7 +19,7 @@ import Wire
 extension Trainer {
     /// A step ready to go: one batch's mean, to land on `ifVersion` on every live replica, with the
     /// later batch whose gradients it computes at the version it makes.
-    struct PipelinedStep {
+    struct ReadyStep {
         var index: Int
         var batchStart: Int
         var mean: TensorSet
@@ -32,7 +32,7 @@ extension Trainer {
     /// Steps in flight together: one request to each live replica (`/step` for one step, `/steps` for
     /// several), with each step's later batch cut into parts.
     struct SentSteps {
-        var steps: [PipelinedStep]
+        var steps: [ReadyStep]
         /// Each step's later batch, as parts (none without a later batch).
         var parts: [[[EncodedSample]]]
         var task: Task<[StepAnswer], Never>
@@ -59,7 +59,7 @@ extension Trainer {
     /// How many ready steps go in one request.
     var stepsPerRequest: Int { options.stepsPerRequest ?? (options.maxStaleness + 2) / 2 }
 
-    func send(_ steps: [PipelinedStep], layout: ParameterLayout, clipNorm: Float?, on replicas: ReplicaSet) -> SentSteps {
+    func send(_ steps: [ReadyStep], layout: ParameterLayout, clipNorm: Float?, on replicas: ReplicaSet) -> SentSteps {
         let parts = steps.map { step in step.next.map { Self.split($0.batch, into: partCount) } ?? [] }
         let live = replicas.liveIndices, clients = replicas.replicas.map(\.client)
         let partIndices = parts.map(\.count).max() ?? 0
@@ -104,12 +104,14 @@ extension Trainer {
         let answers = await sent.task.value
         // Each step's states, one per replica that answered it (a server could answer fewer steps).
         let states = sent.steps.indices.map { k in answers.compactMap { answer in answer.responses.flatMap { k < $0.count ? $0[k].state : nil } } }
+        // The parts of step k that a replica was given (none where the step had no later batch).
+        func given(_ answer: StepAnswer, _ k: Int) -> [Int] { answer.parts.filter { $0 < sent.parts[k].count } }
         func agree(_ k: Int) -> Bool {
-            let made = sent.steps[k].ifVersion + 1, parts = sent.parts[k].count
+            let made = sent.steps[k].ifVersion + 1
             return states[k].count == answers.count && states[k].allSatisfy { $0.version == made && $0.digest == states[k][0].digest }
                 && answers.allSatisfy { answer in
                     let mine = answer.responses![k].parts
-                    return mine.count == answer.parts.filter({ $0 < parts }).count && mine.allSatisfy { $0.version == made }
+                    return mine.count == given(answer, k).count && mine.allSatisfy { $0.version == made }
                 }
         }
         if !answers.isEmpty, answers.allSatisfy({ $0.responses?.count == sent.steps.count }), sent.steps.indices.allSatisfy(agree) {
@@ -117,7 +119,7 @@ extension Trainer {
             return .landed(sent.steps.indices.map { k in
                 var byPart = [GradientPartialSum?](repeating: nil, count: sent.parts[k].count)
                 for answer in answers {
-                    for (j, part) in answer.parts.filter({ $0 < sent.parts[k].count }).enumerated() { byPart[part] = answer.responses![k].parts[j] }
+                    for (j, part) in given(answer, k).enumerated() { byPart[part] = answer.responses![k].parts[j] }
                 }
                 return (states[k][0].learningRate,
                         sent.steps[k].next.map { ($0.index, $0.batch, Self.combine(byPart.map { $0! }, layout: layout)) })

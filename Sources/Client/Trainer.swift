@@ -247,7 +247,7 @@ public final class Trainer: Sendable {
             // Ready steps wait in `ready` to go together, up to `stepsPerRequest` a request; they go
             // before the loop waits for anything, so none is held back while the run could go on.
             let pipelined = staleness > 0 && options.oneRoundTrip
-            var inFlight: [SentSteps] = [], ready: [PipelinedStep] = []
+            var inFlight: [SentSteps] = [], ready: [ReadyStep] = []
             // The steps sent and not yet landed, and those ready to go: each lands on the version after the one before.
             var stepsInFlight: Int { inFlight.reduce(ready.count) { $0 + $1.steps.count } }
             func sendReady() {
@@ -371,7 +371,7 @@ public final class Trainer: Sendable {
                     let later = index + staleness + 1
                     let next = later < remaining.count ? (later, draw(remaining[later])) : nil
                     drawAhead(later + 1)
-                    ready.append(PipelinedStep(index: index, batchStart: batchStart, mean: mean, gradients: gradients, base: base,
+                    ready.append(ReadyStep(index: index, batchStart: batchStart, mean: mean, gradients: gradients, base: base,
                                                ifVersion: position.version + stepsInFlight, next: next))
                     index += 1
                     // Sent when full, or when the next step must wait for an answer.

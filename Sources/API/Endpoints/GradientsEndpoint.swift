@@ -61,7 +61,11 @@ struct GradientWork {
 
     /// A per-sample answer is built in memory, so its size is bounded before any work is done.
     func checkAnswerSize(samples: Int, in api: APIContext) throws {
-        guard reduce == .none else { return }
+        if reduce == .none { try Self.checkPerSampleGradients(samples, in: api) }
+    }
+
+    /// Refuses an answer that would hold `samples` per-sample gradients past the server's limit.
+    static func checkPerSampleGradients(_ samples: Int, in api: APIContext) throws {
         let parameters = api.store.network.layout.count, limit = api.limits.maxGradientValues
         let values = samples.multipliedReportingOverflow(by: parameters)
         guard values.overflow || values.partialValue > limit else { return }

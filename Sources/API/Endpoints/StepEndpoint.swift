@@ -94,10 +94,8 @@ private struct Steps {
         let works = list.map { GradientWork(reduce: $0.reduce, format: $0.tensorFormat, clipNorm: $0.perSampleClipNorm, results: $0.results) }
         let samples = list.map { $0.parts.reduce(0) { $0 + $1.count } }
         // The whole answer is built in memory: its per-sample gradients are bounded together.
-        try GradientWork(reduce: .none, format: .b64, clipNorm: nil, results: .perSample)
-            .checkAnswerSize(samples: zip(works, samples).reduce(0) { $0 + ($1.0.reduce == .none ? $1.1 : 0) }, in: api)
-        let capacity = zip(works, zip(samples, list)).reduce(0) { $0 + $1.0.capacity(samples: $1.1.0, parts: $1.1.1.parts.count, in: api) }
-        var writer = JSONWriter(capacity: capacity)
+        try GradientWork.checkPerSampleGradients(list.indices.reduce(0) { $0 + (works[$1].reduce == .none ? samples[$1] : 0) }, in: api)
+        var writer = JSONWriter(capacity: list.indices.reduce(0) { $0 + works[$1].capacity(samples: samples[$1], parts: list[$1].parts.count, in: api) })
         if many { writer.objectStart(); writer.key("steps"); writer.arrayStart() }
         for (j, step) in list.enumerated() {
             do {
